@@ -1,0 +1,235 @@
+"""Turn files into text: ``.txt``, ``.md``, ``.pdf`` (page numbers kept) and ``.html``.
+
+Every loader returns a :class:`LoadedDocument` whose ``text`` is *the* source text: chunk and citation
+offsets (``start``/``end``) index into it, and the manifest stores it so a citation can always be shown.
+Anything wrong with a file raises :class:`IngestError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED_SUFFIXES: dict[str, str] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+}
+
+# Control characters that never occur in real text (tab, newlines and form feed excluded).
+_BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
+
+
+class IngestError(Exception):
+    """A file could not be ingested; ``str(err)`` says which file and why."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Page:
+    """One PDF page: its 1-based number and its character span in the document text."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A file's extracted text and what citations need to point into it."""
+
+    path: Path
+    kind: str
+    title: str
+    text: str
+    content_hash: str
+    pages: tuple[Page, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def content_hash(data: bytes) -> str:
+    """sha256 of a file's bytes: an unchanged file is recognised without parsing it again."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Read a file, refusing what is missing, not a regular file, unreadable, empty or too large."""
+    try:
+        if not path.exists():
+            raise IngestError(path, "no such file")
+        if not path.is_file():
+            raise IngestError(path, "not a regular file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(path, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        data = path.read_bytes()
+    except PermissionError:
+        raise IngestError(path, "permission denied") from None
+    except OSError as err:
+        raise IngestError(path, f"cannot read: {err.strerror or err}") from None
+    if not data.strip():
+        raise IngestError(path, "empty file")
+    return data
+
+
+def decode_text(path: Path, data: bytes) -> tuple[str, tuple[str, ...]]:
+    """Decode text bytes: UTF-8 (BOM allowed), UTF-16 with a BOM, else the best-fitting legacy encoding.
+
+    Binary data is refused. A non-UTF-8 file is decoded with a warning naming the encoding used,
+    because refusing latin-1 or TIS-620 text would lose documents a user meant to ingest.
+    """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16"), ("not UTF-8: decoded as UTF-16",)
+        except UnicodeDecodeError:
+            raise IngestError(path, "binary file (invalid UTF-16)") from None
+    head = data[:8192]
+    if b"\x00" in head or sum(head.count(b) for b in _BINARY_BYTES) > len(head) * 0.01:
+        raise IngestError(path, "binary file, not text")
+    try:
+        return data.decode("utf-8-sig"), ()
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise IngestError(path, "not UTF-8, and no text encoding fits it")
+    best = matches[0]
+    # On short texts the detector cannot tell Western code pages apart (French in cp1252 scores like
+    # cp1257); Windows-1252, by far the most common legacy encoding, wins such near-ties.
+    for match in matches:
+        near_tie = match.chaos <= best.chaos + 0.1 and match.coherence >= best.coherence - 0.05
+        if match.encoding == "cp1252" and near_tie:
+            best = match
+            break
+    return str(best), (f"not UTF-8: decoded as {best.encoding}",)
+
+
+def _clean(text: str) -> str:
+    """One newline convention and no stray control characters, so offsets mean the same everywhere."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", "", text)
+
+
+def _first_line_title(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip().rstrip(".")
+        if line:
+            return line if len(line) <= 120 else fallback
+    return fallback
+
+
+def _load_plain(path: Path, data: bytes, kind: str) -> LoadedDocument:
+    text, warnings = decode_text(path, data)
+    text = _clean(text)
+    if not text.strip():
+        raise IngestError(path, "no text in file")
+    return LoadedDocument(
+        path=path,
+        kind=kind,
+        title=_first_line_title(text, path.stem),
+        text=text,
+        content_hash=content_hash(data),
+        warnings=warnings,
+    )
+
+
+def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf logs every tolerated glitch
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(path, "encrypted PDF: it needs a password")
+        page_texts = [_clean(page.extract_text() or "").strip() for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except IngestError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as err:
+        raise IngestError(path, f"corrupt or unreadable PDF ({type(err).__name__}: {err})") from None
+    if not any(page_texts):
+        raise IngestError(
+            path, "PDF has no extractable text (scanned images need OCR, which is not supported)"
+        )
+    # Pages are joined with a blank line so a paragraph never runs across a page break.
+    parts: list[str] = []
+    pages: list[Page] = []
+    offset = 0
+    for number, page_text in enumerate(page_texts, start=1):
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        parts.append(page_text)
+        pages.append(Page(number, offset, offset + len(page_text)))
+        offset += len(page_text)
+    text = "".join(parts)
+    title = meta_title.strip() or _first_line_title(text, path.stem)
+    return LoadedDocument(path, "pdf", title, text, content_hash(data), tuple(pages))
+
+
+_HTML_BLOCKS = (
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul", "ol",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "pre", "blockquote", "dd", "dt", "figcaption",
+)  # fmt: skip
+
+
+def _load_html(path: Path, data: bytes) -> LoadedDocument:
+    from bs4 import BeautifulSoup
+
+    markup, warnings = decode_text(path, data)
+    soup = BeautifulSoup(markup, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
+        tag.decompose()
+    # Block elements become paragraph breaks so sentence and paragraph chunking still work.
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    text = _clean(soup.get_text())
+    text = re.sub(r"[ \t\f\v\xa0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    if not text:
+        raise IngestError(path, "HTML page has no visible text")
+    return LoadedDocument(
+        path=path,
+        kind="html",
+        title=title or _first_line_title(text, path.stem),
+        text=text,
+        content_hash=content_hash(data),
+        warnings=warnings,
+    )
+
+
+def load_document(path: Path, max_bytes: int, data: bytes | None = None) -> LoadedDocument:
+    """Load one supported file (``data`` if the caller already read its bytes)."""
+    kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise IngestError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
+    if data is None:
+        data = read_bytes(path, max_bytes)
+    if kind == "pdf":
+        if not data.lstrip().startswith(b"%PDF"):
+            raise IngestError(path, "not a PDF (no %PDF header): corrupt or misnamed file")
+        return _load_pdf(path, data)
+    if kind == "html":
+        return _load_html(path, data)
+    return _load_plain(path, data, kind)

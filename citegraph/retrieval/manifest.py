@@ -1,0 +1,189 @@
+"""The manifest: a SQLite file that says which sources and chunks the store holds.
+
+It is the store's source of truth and its commit point. Chroma and BM25 are derived from it: an ingest
+writes new vectors and a new BM25 generation first, then commits the manifest in one transaction, then
+deletes what the manifest no longer references. Whatever dies in between, the manifest names exactly the
+old or the new state, and :meth:`HybridStore.reconcile` brings Chroma and BM25 back in line with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source_id    TEXT PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text         TEXT NOT NULL,   -- the extracted text that chunk offsets index into
+    pages        TEXT NOT NULL,   -- JSON [[number, start, end], ...] for PDFs, [] otherwise
+    ingested_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id  TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(source_id) ON DELETE CASCADE,
+    ordinal   INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    end       INTEGER NOT NULL,
+    page      INTEGER,
+    text      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id, ordinal);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One ingested file."""
+
+    source_id: str
+    path: str
+    kind: str
+    title: str
+    content_hash: str
+    text: str
+    pages: tuple[tuple[int, int, int], ...]
+    ingested_at: float
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One chunk: ``text == source.text[start:end]``."""
+
+    chunk_id: str
+    source_id: str
+    ordinal: int
+    start: int
+    end: int
+    page: int | None
+    text: str
+
+
+class Manifest:
+    """Typed access to the manifest database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- reads ------------------------------------------------------------------------------------
+    def source_hashes(self) -> dict[str, tuple[str, str]]:
+        """path -> (source_id, content_hash) for every source."""
+        rows = self._db.execute("SELECT path, source_id, content_hash FROM sources")
+        return {path: (sid, digest) for path, sid, digest in rows}
+
+    def sources(self) -> list[SourceRecord]:
+        rows = self._db.execute(
+            # Listing sources does not need their (possibly large) text.
+            "SELECT source_id, path, kind, title, content_hash, '', pages, ingested_at "
+            "FROM sources ORDER BY path"
+        )
+        return [_source(row) for row in rows]
+
+    def source(self, source_id: str) -> SourceRecord | None:
+        row = self._db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
+        return _source(row) if row else None
+
+    def chunk_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT source_id, COUNT(*) FROM chunks GROUP BY source_id")
+        return dict(rows.fetchall())
+
+    def chunk_ids(self, source_ids: Iterable[str] | None = None) -> set[str]:
+        if source_ids is None:
+            return {r[0] for r in self._db.execute("SELECT chunk_id FROM chunks")}
+        ids: set[str] = set()
+        for sid in source_ids:
+            ids.update(
+                r[0] for r in self._db.execute("SELECT chunk_id FROM chunks WHERE source_id = ?", (sid,))
+            )
+        return ids
+
+    def chunks(self, chunk_ids: Iterable[str] | None = None) -> list[ChunkRecord]:
+        """The given chunks in the given order (unknown ids are skipped), or all chunks in source order."""
+        if chunk_ids is None:
+            rows = self._db.execute(
+                "SELECT c.* FROM chunks c JOIN sources s USING(source_id) ORDER BY s.path, c.ordinal"
+            )
+            return [ChunkRecord(*row) for row in rows]
+        wanted = list(chunk_ids)
+        found: dict[str, ChunkRecord] = {}
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self._db.execute(f"SELECT * FROM chunks WHERE chunk_id IN ({marks})", batch):
+                found[row[0]] = ChunkRecord(*row)
+        return [found[cid] for cid in wanted if cid in found]
+
+    # -- the commit point -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything in the block lands, or nothing does."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def replace_sources(
+        self,
+        remove_source_ids: Iterable[str],
+        sources: Iterable[SourceRecord],
+        chunks: Iterable[ChunkRecord],
+        meta: dict[str, str],
+    ) -> None:
+        """Drop ``remove_source_ids``, add ``sources`` with their ``chunks`` and set ``meta``, atomically."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM sources WHERE source_id = ?", [(s,) for s in remove_source_ids])
+            db.executemany(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s.source_id,
+                        s.path,
+                        s.kind,
+                        s.title,
+                        s.content_hash,
+                        s.text,
+                        json.dumps(s.pages),
+                        s.ingested_at,
+                    )
+                    for s in sources
+                ],
+            )
+            db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.chunk_id, c.source_id, c.ordinal, c.start, c.end, c.page, c.text) for c in chunks],
+            )
+            db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
+
+
+def _source(row: tuple) -> SourceRecord:
+    sid, path, kind, title, digest, text, pages, ingested_at = row
+    return SourceRecord(
+        sid, path, kind, title, digest, text, tuple(tuple(p) for p in json.loads(pages)), ingested_at
+    )

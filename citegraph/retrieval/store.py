@@ -1,0 +1,399 @@
+"""The hybrid store: Chroma (dense) + BM25, kept in step by chunk id under one manifest.
+
+Layout of ``Settings.store_dir``::
+
+    manifest.sqlite      sources, chunks, the BM25 generation (the commit point; see manifest.py)
+    chroma/              embedded Chroma (PersistentClient), one collection of chunk vectors
+    bm25/000007/         the BM25 index of generation 7 (older generations are deleted after commit)
+    write.lock           held by the one process writing at a time
+
+Only one writer at a time (a file lock); readers may run while it writes and see the old state until the
+manifest commits, then reload.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from citegraph.retrieval.bm25 import Bm25Index
+from citegraph.retrieval.embeddings import (
+    ChromaEmbeddingFunction,
+    Embedder,
+    ModelNotFoundError,
+    resolve_model_path,
+)
+from citegraph.retrieval.fusion import reciprocal_rank_fusion
+from citegraph.retrieval.manifest import ChunkRecord, Manifest, SourceRecord
+from citegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from langchain_core.documents import Document
+
+    from citegraph.ingest.pipeline import PreparedSource, Progress
+
+_EMBED_BATCH = 256  # chunks per embed+upsert round: big enough for full encode batches, small for progress
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked (wrong embedding model, locked, ...)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a chunk, where it comes from, and why it ranked."""
+
+    chunk_id: str
+    text: str
+    source_id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    page: int | None
+    score: float
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+    similarity: float | None = None
+
+    def to_document(self) -> Document:
+        from langchain_core.documents import Document
+
+        metadata: dict[str, Any] = {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "page": self.page,
+            "score": self.score,
+        }
+        return Document(id=self.chunk_id, page_content=self.text, metadata=metadata)
+
+
+class HybridStore:
+    """Dense + BM25 search over ingested chunks, with atomic, crash-safe updates."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings()
+        self.dir = Path(self.settings.store_dir).expanduser()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if embedder is None:
+            try:  # fail at open, not half-way through an ingest, when the model path is wrong
+                resolve_model_path(self.settings.embedding_model)
+            except ModelNotFoundError as error:
+                raise StoreError(str(error)) from None
+        self._embedder = embedder
+        self.manifest = Manifest(self.dir / "manifest.sqlite")
+        self._thread_lock = threading.RLock()
+        self._generation = -1
+        self._bm25 = Bm25Index([], None)
+        self._sources: dict[str, tuple[str, str]] = {}
+        if self.manifest.get_meta("dirty") == "1":
+            self._try_reconcile()
+        self._refresh()
+
+    # -- lazily built parts -------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+        return self._embedder
+
+    @cached_property
+    def chroma(self) -> ClientAPI:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        return chromadb.PersistentClient(
+            path=str(self.dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+
+    @cached_property
+    def collection(self) -> Collection:
+        self._check_embedding_model()
+        return self.chroma.get_or_create_collection(
+            self.settings.collection,
+            embedding_function=ChromaEmbeddingFunction(self.embedder),  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _check_embedding_model(self) -> None:
+        stored = self.manifest.get_meta("embedding_model")
+        if stored is not None and stored != self.embedder.name:
+            raise StoreError(
+                f"the store at {self.dir} was built with embedding model '{stored}', not "
+                f"'{self.embedder.name}': use that model or ingest into a new store directory"
+            )
+
+    # -- locking and reconciling ----------------------------------------------------------------------
+    @contextmanager
+    def _write_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Exclusive across processes (flock) and threads. Yields whether the lock was taken."""
+        with self._thread_lock, open(self.dir / "write.lock", "a+") as handle:
+            flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(handle, flags)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _try_reconcile(self) -> None:
+        with self._write_lock(blocking=False) as locked:
+            if locked:  # else a writer is at work; it will leave things consistent itself
+                self._reconcile()
+
+    def reconcile(self) -> None:
+        """Make Chroma and BM25 match the manifest exactly (after a crash, or if either was lost)."""
+        with self._write_lock():
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        live = self.manifest.chunk_ids()
+        if self.manifest.get_meta("embedding_model") is not None or live:
+            in_chroma = set(self.collection.get(include=[])["ids"])
+            if extra := in_chroma - live:
+                self._chroma_delete(extra)
+            if missing := live - in_chroma:
+                self._embed_and_upsert(self.manifest.chunks(sorted(missing)), None)
+        generation = int(self.manifest.get_meta("bm25_generation", "0") or 0)
+        try:
+            Bm25Index.load(self._bm25_dir(generation))
+        except (OSError, ValueError):
+            chunks = self.manifest.chunks()
+            Bm25Index.build([c.chunk_id for c in chunks], [c.text for c in chunks]).save(
+                self._bm25_dir(generation)
+            )
+        self._remove_old_bm25(keep=generation)
+        self.manifest.set_meta("dirty", "0")
+
+    def _bm25_dir(self, generation: int) -> Path:
+        return self.dir / "bm25" / f"{generation:06d}"
+
+    def _remove_old_bm25(self, keep: int) -> None:
+        root = self.dir / "bm25"
+        if root.is_dir():
+            for child in root.iterdir():
+                if child.name != f"{keep:06d}":
+                    shutil.rmtree(child, ignore_errors=True)
+
+    def _refresh(self) -> None:
+        """Reload BM25 and the source table when another writer (or this one) committed."""
+        generation = int(self.manifest.get_meta("bm25_generation", "0") or 0)
+        if generation == self._generation:
+            return
+        try:
+            bm25 = Bm25Index.load(self._bm25_dir(generation))
+        except (OSError, ValueError):
+            if generation == 0:
+                bm25 = Bm25Index([], None)
+            else:
+                self.reconcile()
+                bm25 = Bm25Index.load(self._bm25_dir(generation))
+        self._bm25 = bm25
+        self._live = set(bm25.ids)
+        self._sources = {s.source_id: (s.path, s.title) for s in self.manifest.sources()}
+        self._generation = generation
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def _chroma_delete(self, ids: set[str] | list[str]) -> None:
+        ids = sorted(ids)
+        step = self.chroma.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            self.collection.delete(ids=ids[i : i + step])
+
+    def _embed_and_upsert(self, chunks: Sequence[ChunkRecord], progress: Progress | None) -> None:
+        for i in range(0, len(chunks), _EMBED_BATCH):
+            batch = chunks[i : i + _EMBED_BATCH]
+            vectors = self.embedder.embed_documents([c.text for c in batch])
+            metadatas: list[dict[str, Any]] = [
+                {"source_id": c.source_id, "start": c.start, "end": c.end, "ordinal": c.ordinal}
+                | ({"page": c.page} if c.page is not None else {})
+                for c in batch
+            ]
+            self.collection.upsert(
+                ids=[c.chunk_id for c in batch],
+                embeddings=vectors,  # type: ignore[arg-type]
+                documents=[c.text for c in batch],
+                metadatas=metadatas,  # type: ignore[arg-type]
+            )
+            if progress:
+                progress("embedding", i + len(batch), len(chunks))
+
+    def commit(
+        self,
+        add: Sequence[PreparedSource],
+        remove_source_ids: Sequence[str],
+        progress: Progress | None = None,
+    ) -> int:
+        """Replace ``remove_source_ids`` by ``add`` atomically; returns how many chunks were embedded.
+
+        Order matters for crash safety: (1) mark dirty, (2) upsert new vectors into Chroma, (3) write the
+        next BM25 generation, (4) commit the manifest (the switch from old to new), (5) delete what the
+        manifest no longer names. A crash before (4) leaves the old manifest and extra vectors; after (4),
+        the new manifest and stale vectors; reconcile() removes either surplus on the next open.
+        """
+        with self._write_lock():
+            if self.manifest.get_meta("dirty") == "1":
+                self._reconcile()
+            new_chunks = [c for s in add for c in s.chunks]
+            new_ids = {c.chunk_id for c in new_chunks}
+            old_ids = self.manifest.chunk_ids(remove_source_ids)
+            self.manifest.set_meta("dirty", "1")
+            # Chunks whose id is already in Chroma (unchanged parts of an edited file) keep their vectors.
+            present = self._present_in_chroma([c.chunk_id for c in new_chunks])
+            to_embed = [c for c in new_chunks if c.chunk_id not in present]
+            if to_embed or new_chunks:
+                self._embed_and_upsert(to_embed, progress)
+
+            kept = [
+                c for c in self.manifest.chunks() if c.chunk_id not in old_ids and c.chunk_id not in new_ids
+            ]
+            everything = kept + new_chunks
+            generation = int(self.manifest.get_meta("bm25_generation", "0") or 0) + 1
+            if progress:
+                progress("indexing", 0, 1)
+            final_dir = self._bm25_dir(generation)
+            staging = final_dir.with_name(final_dir.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            Bm25Index.build([c.chunk_id for c in everything], [c.text for c in everything]).save(staging)
+            shutil.rmtree(final_dir, ignore_errors=True)
+            os.replace(staging, final_dir)
+            if progress:
+                progress("indexing", 1, 1)
+
+            meta = {"bm25_generation": str(generation)}
+            if new_chunks:
+                meta["embedding_model"] = self.embedder.name
+            self.manifest.replace_sources(remove_source_ids, [s.record for s in add], new_chunks, meta)
+
+            if stale := old_ids - new_ids:
+                self._chroma_delete(stale)
+            self._remove_old_bm25(keep=generation)
+            self.manifest.set_meta("dirty", "0")
+            self._refresh()
+            return len(to_embed)
+
+    def _present_in_chroma(self, ids: list[str]) -> set[str]:
+        if not ids or self.manifest.get_meta("embedding_model") is None:
+            return set()
+        present: set[str] = set()
+        step = self.chroma.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            present.update(self.collection.get(ids=ids[i : i + step], include=[])["ids"])
+        return present
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        self._refresh()
+        return not self._bm25.ids
+
+    def __len__(self) -> int:
+        self._refresh()
+        return len(self._bm25)
+
+    def sources(self) -> list[SourceRecord]:
+        return self.manifest.sources()
+
+    def source(self, source_id: str) -> SourceRecord | None:
+        return self.manifest.source(source_id)
+
+    def _hits(self, ranked: list[tuple[str, float]], **ranks: dict[str, int]) -> list[Hit]:
+        records = {c.chunk_id: c for c in self.manifest.chunks([cid for cid, _ in ranked])}
+        hits = []
+        for chunk_id, score in ranked:
+            chunk = records.get(chunk_id)
+            if chunk is None:
+                continue
+            path, title = self._sources.get(chunk.source_id, ("", ""))
+            hits.append(
+                Hit(
+                    chunk_id=chunk_id,
+                    text=chunk.text,
+                    source_id=chunk.source_id,
+                    source=path,
+                    title=title,
+                    start=chunk.start,
+                    end=chunk.end,
+                    page=chunk.page,
+                    score=score,
+                    bm25_rank=ranks.get("bm25", {}).get(chunk_id),
+                    dense_rank=ranks.get("dense", {}).get(chunk_id),
+                    similarity=ranks.get("similarity", {}).get(chunk_id),
+                )
+            )
+        return hits
+
+    def bm25_ranking(self, query: str, k: int) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score), best first."""
+        self._refresh()
+        return self._bm25.search(query, k)
+
+    def dense_ranking(self, query: str, k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first; only chunks the committed manifest names."""
+        self._refresh()
+        if not self._live:
+            return []
+        vector = self.embedder.embed_query(query)
+        fetch = min(len(self._live), k)
+        result = self.collection.query(query_embeddings=[vector], n_results=fetch, include=["distances"])  # type: ignore[list-item]
+        pairs = zip(result["ids"][0], result["distances"][0], strict=True)  # type: ignore[index]
+        return [(cid, 1.0 - float(d)) for cid, d in pairs if cid in self._live][:k]
+
+    def embeddings(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``chunk_ids`` (in that order) as an ``(n, dim)`` array; no re-embedding."""
+        if not chunk_ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        found = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        by_id = dict(zip(found["ids"], found["embeddings"], strict=True))  # type: ignore[arg-type]
+        missing = [cid for cid in chunk_ids if cid not in by_id]
+        if missing:
+            raise KeyError(f"{len(missing)} chunk ids are not in the store, e.g. {missing[0]}")
+        return np.asarray([by_id[cid] for cid in chunk_ids], dtype=np.float32)
+
+    def search_bm25(self, query: str, k: int | None = None) -> list[Hit]:
+        ranked = self.bm25_ranking(query, k or self.settings.top_k)
+        return self._hits(ranked, bm25={cid: i for i, (cid, _) in enumerate(ranked, 1)})
+
+    def search_dense(self, query: str, k: int | None = None) -> list[Hit]:
+        ranked = self.dense_ranking(query, k or self.settings.top_k)
+        return self._hits(
+            ranked,
+            dense={cid: i for i, (cid, _) in enumerate(ranked, 1)},
+            similarity=dict(ranked),
+        )
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """Plain hybrid search: weighted RRF of the BM25 and dense top candidates."""
+        s = self.settings
+        bm25 = self.bm25_ranking(query, s.candidates)
+        dense = self.dense_ranking(query, s.candidates)
+        fused = reciprocal_rank_fusion(
+            [(s.bm25_weight, [cid for cid, _ in bm25]), (s.dense_weight, [cid for cid, _ in dense])],
+            k=s.rrf_k,
+        )
+        return self._hits(
+            fused[: k or s.top_k],
+            bm25={cid: i for i, (cid, _) in enumerate(bm25, 1)},
+            dense={cid: i for i, (cid, _) in enumerate(dense, 1)},
+            similarity=dict(dense),
+        )
+
+    def close(self) -> None:
+        self.manifest.close()

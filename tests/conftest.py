@@ -1,0 +1,62 @@
+"""Shared fixtures: offline switches, one embedder per session, real PDFs written by the test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from citegraph.settings import OFFLINE_ENV
+
+os.environ.update(OFFLINE_ENV)
+os.environ.update({"LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"})
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The bundled MiniLM, loaded once for the whole test session."""
+    from citegraph.retrieval.embeddings import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    """Settings with a fresh store directory and small chunks (so small files still make several)."""
+    from citegraph.settings import Settings
+
+    return Settings(store_dir=tmp_path / "store", chunk_size=300, chunk_overlap=60)
+
+
+@pytest.fixture
+def make_store(settings, embedder) -> Callable:
+    """Open (or reopen) the store of ``settings``; all opened stores are closed at teardown."""
+    from citegraph.retrieval.store import HybridStore
+
+    opened = []
+
+    def make(s=None):
+        store = HybridStore(s or settings, embedder=embedder)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def write_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
+    """Write a real multi-page PDF with fpdf2 (one string per page)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    pdf.output(str(path))
+    return path
