@@ -258,7 +258,9 @@ class HybridStore:
             self.manifest.set_meta("dirty", "1")
             # Chunks whose id is already in Chroma (unchanged parts of an edited file) keep their vectors.
             present = self._present_in_chroma([c.chunk_id for c in new_chunks])
-            to_embed = [c for c in new_chunks if c.chunk_id not in present]
+            # Sorted by length, so each encode batch pads little (what SentenceTransformer.encode does
+            # inside one call; we batch across calls to report progress and bound memory).
+            to_embed = sorted((c for c in new_chunks if c.chunk_id not in present), key=lambda c: len(c.text))
             if to_embed or new_chunks:
                 self._embed_and_upsert(to_embed, progress)
 

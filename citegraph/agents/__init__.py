@@ -1,0 +1,1 @@
+"""Agents: one module per agent, each exposing node functions ``(state, runtime) -> update``."""

@@ -1,0 +1,1 @@
+"""Ingestion: loaders (txt, md, pdf, html), chunking with exact spans, the atomic ingest pipeline."""
