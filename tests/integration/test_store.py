@@ -151,3 +151,47 @@ def test_readers_see_commits_of_another_writer(tmp_path: Path, settings, make_st
     writer = make_store()
     ingest_paths(writer, [files["bridge"]], settings)
     assert reader.search_bm25("Kestrel bridge", 1)[0].source.endswith("bridge.pdf")
+
+
+def test_chroma_never_fetches_its_default_onnx_model(
+    tmp_path: Path, settings, make_store, monkeypatch
+) -> None:
+    """Every Chroma path (create, add, query, reopen, query_texts) uses our bundled embedder."""
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("Chroma tried to use its default ONNX model")
+
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "_download_model_if_not_exists", forbidden)
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "__call__", forbidden)
+    write_corpus(tmp_path / "docs")
+    ingest_paths(make_store(), [tmp_path / "docs"], settings)
+    reopened = make_store()
+    assert reopened.search_dense("lighthouse keeper", 1)[0].source.endswith("lighthouse.txt")
+    # A plain Chroma query by text goes through the registered embedding function too.
+    result = reopened.collection.query(query_texts=["Which comet did Ilse Korda discover?"], n_results=1)
+    assert "Korda-7" in result["documents"][0][0]
+
+
+def test_broken_symlink_and_unsupported_named_file(tmp_path: Path, settings, make_store) -> None:
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    (tmp_path / "slides.pptx").write_bytes(b"PK\x03\x04")
+    report = ingest_paths(make_store(), [tmp_path / "dangling.txt", tmp_path / "slides.pptx"], settings)
+    reasons = {Path(o.path).name: o.reason for o in report.failed}
+    assert reasons["dangling.txt"] == "broken symbolic link"
+    assert reasons["slides.pptx"].startswith("unsupported file type '.pptx'")
+
+
+def test_the_rag_graph_answers_in_process(tmp_path: Path, settings, make_store) -> None:
+    from citegraph.graphs.rag import RagContext, graph
+
+    write_corpus(tmp_path / "docs")
+    ingest_paths(make_store(), [tmp_path / "docs"], settings)
+    state = graph.invoke(
+        {"question": "  Who  saved nine\tsailors? "},
+        context=RagContext(top_k=2, store_dir=str(settings.store_dir)),
+    )
+    assert state["question"] == "Who saved nine sailors?"
+    answer = state["answer"]
+    assert not answer["abstained"] and answer["citations"][0]["source"].endswith("lighthouse.txt")
+    assert "nine sailors" in answer["answer"] and answer["answer"].endswith("]")

@@ -124,3 +124,15 @@ def test_missing_directory_and_oversized(tmp_path: Path) -> None:
     big.write_text("word " * 1000)
     with pytest.raises(IngestError, match="over the"):
         load_document(big, max_bytes=1000)
+
+
+def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "secret.txt"
+    path.write_text("classified")
+
+    def deny(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", deny)  # tests run as root, where chmod 000 does not stop reads
+    with pytest.raises(IngestError, match="permission denied"):
+        load(path)
