@@ -1,6 +1,7 @@
 """BM25 query latency: CiteGraph's bm25s index vs rank-bm25 on the same corpus, tokenizer and queries.
 
-    python benchmarks/bm25_latency.py --beir ../shared/data/scifact --json benchmarks/results/bm25_latency_scifact.json
+    python benchmarks/bm25_latency.py --beir ../shared/data/scifact \
+        --json benchmarks/results/bm25_latency_scifact.json
 
 Both engines index the same documents (title + text) with CiteGraph's tokenizer; each query is timed end to
 end (tokenize, score every document, take the top 10), alternating engines query by query so machine noise
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, read_beir_corpus, save  # noqa: E402
+from common import machine, read_beir_corpus, save
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -7,7 +7,8 @@
 Each measurement runs in a fresh process (so peak RSS is its own): `raw` encodes the chunk texts with
 SentenceTransformer.encode in one call (what the store must not add much to); `ingest` runs the real
 `ingest_paths` into an empty store (read, parse, chunk, embed, Chroma upsert, BM25 build, manifest commit).
-They alternate (raw, ingest, raw, ...) so machine noise hits both; the ratio is ingest / raw chunks per second.
+They alternate (raw, ingest, raw, ...) so machine noise hits both; the ratio is ingest / raw chunks per
+second, by wall time and by CPU time (the latter barely moved by other load on the machine).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, save, write_beir_as_files  # noqa: E402
+from common import machine, save, write_beir_as_files
 
 
 def chunk_texts(folder: Path, chunk_size: int, chunk_overlap: int) -> list[str]:
@@ -96,7 +98,7 @@ def run_ingest(folder: Path, chunk_size: int, chunk_overlap: int, queue: mp.Queu
         )
 
 
-def in_fresh_process(target, *args) -> dict:  # noqa: ANN001
+def in_fresh_process(target: Callable[..., None], *args: object) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
