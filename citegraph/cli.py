@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from citegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from citegraph.retrieval.store import HybridStore
 
 app = typer.Typer(help="Cited answers over your own documents.", no_args_is_help=True, add_completion=False)
 train_app = typer.Typer(help="Train local models.", no_args_is_help=True)
@@ -70,7 +73,7 @@ class _ProgressReporter:
         self._bar.update(self._tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
 
 
-def _open_store(settings: Settings):
+def _open_store(settings: Settings) -> HybridStore:
     from citegraph.retrieval.store import HybridStore, StoreError
 
     try:
