@@ -19,6 +19,7 @@ from citegraph.ingest.loaders import (
     SUPPORTED_SUFFIXES,
     IngestError,
     LoadedDocument,
+    content_hash,
     load_document,
     read_bytes,
 )
@@ -182,7 +183,7 @@ def ingest_paths(
         try:
             data = read_bytes(path, max_bytes)
             previous = known.get(key)
-            if previous and previous[1] == hashlib.sha256(data).hexdigest():
+            if previous and previous[1] == content_hash(data):
                 report.outcomes.append(FileOutcome(str(path), "unchanged"))
                 continue
             source, warnings = prepare(path, data, settings)

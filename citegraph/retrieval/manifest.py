@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,30 +74,39 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # One connection shared by threads (e.g. a server): the lock keeps a reader from running inside
+        # another thread's open transaction, where it would see uncommitted rows.
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run one statement under the lock and fetch everything (no cursor outlives the lock)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     # -- meta -------------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
 
     def set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        self._rows("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     # -- reads ------------------------------------------------------------------------------------
     def source_hashes(self) -> dict[str, tuple[str, str]]:
         """path -> (source_id, content_hash) for every source."""
-        rows = self._db.execute("SELECT path, source_id, content_hash FROM sources")
+        rows = self._rows("SELECT path, source_id, content_hash FROM sources")
         return {path: (sid, digest) for path, sid, digest in rows}
 
     def sources(self) -> list[SourceRecord]:
-        rows = self._db.execute(
+        rows = self._rows(
             # Listing sources does not need their (possibly large) text.
             "SELECT source_id, path, kind, title, content_hash, '', pages, ingested_at "
             "FROM sources ORDER BY path"
@@ -104,27 +114,24 @@ class Manifest:
         return [_source(row) for row in rows]
 
     def source(self, source_id: str) -> SourceRecord | None:
-        row = self._db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
-        return _source(row) if row else None
+        rows = self._rows("SELECT * FROM sources WHERE source_id = ?", (source_id,))
+        return _source(rows[0]) if rows else None
 
     def chunk_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT source_id, COUNT(*) FROM chunks GROUP BY source_id")
-        return dict(rows.fetchall())
+        return dict(self._rows("SELECT source_id, COUNT(*) FROM chunks GROUP BY source_id"))
 
     def chunk_ids(self, source_ids: Iterable[str] | None = None) -> set[str]:
         if source_ids is None:
-            return {r[0] for r in self._db.execute("SELECT chunk_id FROM chunks")}
+            return {r[0] for r in self._rows("SELECT chunk_id FROM chunks")}
         ids: set[str] = set()
         for sid in source_ids:
-            ids.update(
-                r[0] for r in self._db.execute("SELECT chunk_id FROM chunks WHERE source_id = ?", (sid,))
-            )
+            ids.update(r[0] for r in self._rows("SELECT chunk_id FROM chunks WHERE source_id = ?", (sid,)))
         return ids
 
     def chunks(self, chunk_ids: Iterable[str] | None = None) -> list[ChunkRecord]:
         """The given chunks in the given order (unknown ids are skipped), or all chunks in source order."""
         if chunk_ids is None:
-            rows = self._db.execute(
+            rows = self._rows(
                 "SELECT c.* FROM chunks c JOIN sources s USING(source_id) ORDER BY s.path, c.ordinal"
             )
             return [ChunkRecord(*row) for row in rows]
@@ -133,7 +140,7 @@ class Manifest:
         for i in range(0, len(wanted), 500):
             batch = wanted[i : i + 500]
             marks = ",".join("?" * len(batch))
-            for row in self._db.execute(f"SELECT * FROM chunks WHERE chunk_id IN ({marks})", batch):
+            for row in self._rows(f"SELECT * FROM chunks WHERE chunk_id IN ({marks})", batch):
                 found[row[0]] = ChunkRecord(*row)
         return [found[cid] for cid in wanted if cid in found]
 
@@ -141,13 +148,14 @@ class Manifest:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything in the block lands, or nothing does."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def replace_sources(
         self,

@@ -166,12 +166,11 @@ class HybridStore:
 
     def _reconcile(self) -> None:
         live = self.manifest.chunk_ids()
-        if self.manifest.get_meta("embedding_model") is not None or live:
-            in_chroma = set(self.collection.get(include=[])["ids"])
-            if extra := in_chroma - live:
-                self._chroma_delete(extra)
-            if missing := live - in_chroma:
-                self._embed_and_upsert(self.manifest.chunks(sorted(missing)), None)
+        in_chroma = set(self.collection.get(include=[])["ids"])
+        if extra := in_chroma - live:
+            self._chroma_delete(extra)
+        if missing := live - in_chroma:
+            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), None)
         generation = int(self.manifest.get_meta("bm25_generation", "0") or 0)
         try:
             Bm25Index.load(self._bm25_dir(generation))
@@ -261,8 +260,7 @@ class HybridStore:
             # Sorted by length, so each encode batch pads little (what SentenceTransformer.encode does
             # inside one call; we batch across calls to report progress and bound memory).
             to_embed = sorted((c for c in new_chunks if c.chunk_id not in present), key=lambda c: len(c.text))
-            if to_embed or new_chunks:
-                self._embed_and_upsert(to_embed, progress)
+            self._embed_and_upsert(to_embed, progress)
 
             kept = [
                 c for c in self.manifest.chunks() if c.chunk_id not in old_ids and c.chunk_id not in new_ids
@@ -293,7 +291,7 @@ class HybridStore:
             return len(to_embed)
 
     def _present_in_chroma(self, ids: list[str]) -> set[str]:
-        if not ids or self.manifest.get_meta("embedding_model") is None:
+        if not ids:
             return set()
         present: set[str] = set()
         step = self.chroma.get_max_batch_size()
@@ -353,8 +351,8 @@ class HybridStore:
         if not self._live:
             return []
         vector = self.embedder.embed_query(query)
-        fetch = min(len(self._live), k)
-        result = self.collection.query(query_embeddings=[vector], n_results=fetch, include=["distances"])  # type: ignore[list-item]
+        # A little extra: while a writer is mid-ingest Chroma may hold vectors the manifest does not name yet.
+        result = self.collection.query(query_embeddings=[vector], n_results=k + 10, include=["distances"])  # type: ignore[list-item]
         pairs = zip(result["ids"][0], result["distances"][0], strict=True)  # type: ignore[index]
         return [(cid, 1.0 - float(d)) for cid, d in pairs if cid in self._live][:k]
 
@@ -399,3 +397,56 @@ class HybridStore:
 
     def close(self) -> None:
         self.manifest.close()
+
+    # -- read-only helpers for the retrieval pipeline (issue 3) ---------------------------------------
+    def bm25_weighted_ranking(self, terms: Sequence[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+        """(chunk id, score) for already-tokenized, weighted BM25 terms (sum of weight x per-term BM25),
+        best first; terms unknown to the index are ignored. Serves PRF expansions, whose terms carry
+        weights a query string cannot express."""
+        self._refresh()
+        model = self._bm25._model
+        if model is None or k <= 0:
+            return []
+        vocab = model.vocab_dict
+        known = [(vocab[t], w) for t, w in terms if t in vocab and w > 0]
+        if not known:
+            return []
+        scores = np.zeros(len(self._bm25.ids), dtype=np.float32)
+        for token_id, weight in known:
+            scores += weight * model.get_scores_from_ids([token_id])
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self._bm25.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def bm25_document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each BM25 term (terms absent from the index are left out)."""
+        self._refresh()
+        model = self._bm25._model
+        if model is None:
+            return {}
+        indptr = model.scores["indptr"]
+        vocab = model.vocab_dict
+        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in terms if t in vocab}
+
+    def bm25_vocabulary(self) -> set[str]:
+        """The BM25 index's terms (stems), e.g. for spelling correction against the corpus."""
+        self._refresh()
+        model = self._bm25._model
+        return {t for t in model.vocab_dict if t} if model is not None else set()
+
+    def dense_rankings_by_vectors(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """One (chunk id, cosine) ranking per query vector, in one Chroma call (no embedding)."""
+        self._refresh()
+        if not self._live or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        fetch = min(len(self._live), k)
+        result = self.collection.query(
+            query_embeddings=[np.asarray(v, dtype=np.float32) for v in vectors],  # type: ignore[arg-type]
+            n_results=fetch,
+            include=["distances"],  # type: ignore[list-item]
+        )
+        return [
+            [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True) if cid in self._live][:k]
+            for ids, dists in zip(result["ids"], result["distances"], strict=True)  # type: ignore[arg-type]
+        ]

@@ -86,6 +86,21 @@ def test_an_exception_mid_ingest_leaves_the_old_state(
     assert_consistent(reopened)
 
 
+def test_a_crash_in_the_very_first_ingest_leaves_an_empty_store(
+    tmp_path, settings, make_store, monkeypatch
+) -> None:
+    write_book(tmp_path / "book.txt", paragraphs=20, seed=3)
+    store = make_store()
+    monkeypatch.setattr(store_module, "_EMBED_BATCH", 4)
+    monkeypatch.setattr(store_module.Bm25Index, "save", lambda *a: (_ for _ in ()).throw(Boom("disk full")))
+    with pytest.raises(Boom):
+        ingest_paths(store, [tmp_path / "book.txt"], settings)
+    monkeypatch.undo()
+    assert store.collection.count() > 0  # vectors were written before the crash ...
+    reopened = make_store()
+    assert assert_consistent(reopened) == set() and reopened.is_empty()  # ... and are gone after reopening
+
+
 def test_a_failure_after_the_commit_point_leaves_the_new_state(
     tmp_path, settings, make_store, monkeypatch
 ) -> None:
