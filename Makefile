@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+# -qq: this machine's pip config names extra indexes that warn once per package; real errors still show.
+PIP := $(BIN)/pip install -qq --disable-pip-version-check -c constraints.txt
 # No model hub, no telemetry: everything runs from the installed wheels.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -16,7 +17,7 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/pip install -qq --disable-pip-version-check --upgrade "pip>=24"
 
 # Stamp files re-run the install only when the pins or the package metadata change.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
