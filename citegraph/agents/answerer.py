@@ -1,7 +1,7 @@
 """The answer agent: turns retrieved chunks into an answer whose every sentence cites its source.
 
-This is the *extract* strategy (no LLM): for each of the best chunks it picks the sentence closest to the
-question and cites it, quoting the exact characters of the source.
+This is the *extract* strategy (no LLM): it picks the sentences of the retrieved chunks closest to the
+question and cites each, quoting the exact characters of the source.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from citegraph.ingest.chunking import sentence_spans
-from citegraph.retrieval.embeddings import Embedder
 from citegraph.retrieval.store import Hit, HybridStore
 from citegraph.retrieval.tokenizer import tokenize
 from citegraph.state import Answer, Citation
@@ -26,55 +25,57 @@ def location(source_text: str, start: int, end: int, page: int | None) -> str:
     return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
-def best_sentence(
-    question: str, question_vec: np.ndarray, hit: Hit, embedder: Embedder
-) -> tuple[int, int, float]:
-    """The span (source offsets) of the sentence in ``hit`` that best matches the question, and its score.
+def candidate_sentences(hits: list[Hit]) -> list[tuple[Hit, int, int]]:
+    """(hit, start, end) of every sentence of the hits that could answer something, in source offsets.
 
-    Score = cosine similarity of embeddings + 0.1 x share of question terms the sentence contains, so a
-    sentence naming the asked-about entity wins a near tie.
+    Overlapping chunks repeat sentences: each (source, offset) is kept once. Questions ("And what of Irene
+    Adler?") and headings or fragments under four words are never answers.
     """
-    # A question in the text ("And what of Irene Adler?") is never an answer to one.
-    spans = [(a, b) for a, b in sentence_spans(hit.text) if not hit.text[a:b].rstrip("\"'”’) ").endswith("?")]
-    if not spans:
-        return hit.start, hit.start, float("-inf")
-    sentences = [hit.text[a:b] for a, b in spans]
-    vectors = embedder.embed_documents(sentences)
-    terms = set(tokenize(question))
-    overlap = np.array([len(terms & set(tokenize(s))) / max(len(terms), 1) for s in sentences])
-    scores = vectors @ question_vec + 0.1 * overlap
-    best = int(np.argmax(scores))
-    start, end = spans[best]
-    return hit.start + start, hit.start + end, float(scores[best])
+    seen: set[tuple[str, int]] = set()
+    candidates = []
+    for hit in hits:
+        for a, b in sentence_spans(hit.text):
+            sentence = hit.text[a:b]
+            key = (hit.source_id, hit.start + a)
+            if key in seen or len(sentence.split()) < 4 or sentence.rstrip("\"'”’) ").endswith("?"):
+                continue
+            seen.add(key)
+            candidates.append((hit, hit.start + a, hit.start + b))
+    return candidates
 
 
 def extractive_answer(
     question: str, hits: list[Hit], store: HybridStore, max_sentences: int = 3, min_similarity: float = 0.25
 ) -> Answer:
-    """Answer with the best-matching sentence of each of the top chunks, each followed by its [n].
+    """Answer with the sentences of the retrieved chunks that best match the question, each cited.
 
-    Abstains when nothing was retrieved or no sentence is similar enough to the question to be an answer.
+    Sentences are ranked by cosine similarity to the question plus 0.3 x the share of question terms
+    they contain (so a sentence naming what was asked about wins a near tie). Abstains when nothing was
+    retrieved or no sentence is similar enough to the question to be an answer.
     """
-    embedder = store.embedder
-    question_vec = embedder.embed_query(question)
+    candidates = candidate_sentences(hits)
     picked: list[tuple[Hit, int, int]] = []
-    for hit in hits:
-        start, end, score = best_sentence(question, question_vec, hit, embedder)
-        if score >= min_similarity:
-            picked.append((hit, start, end))
-        if len(picked) == max_sentences:
-            break
+    if candidates:
+        embedder = store.embedder
+        texts = [hit.text[start - hit.start : end - hit.start] for hit, start, end in candidates]
+        similarity = embedder.embed_documents(texts) @ embedder.embed_query(question)
+        terms = set(tokenize(question))
+        overlap = np.array([len(terms & set(tokenize(t))) / max(len(terms), 1) for t in texts])
+        scores = similarity + 0.3 * overlap
+        picked = [
+            candidates[i] for i in np.argsort(-scores)[:max_sentences] if similarity[i] >= min_similarity
+        ]
     if not picked:
         return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True)
 
     citations: list[Citation] = []
     sentences: list[str] = []
-    texts: dict[str, str] = {}
+    source_texts: dict[str, str] = {}
     for n, (hit, start, end) in enumerate(picked, start=1):
-        if hit.source_id not in texts:
+        if hit.source_id not in source_texts:
             record = store.source(hit.source_id)
-            texts[hit.source_id] = record.text if record else hit.text
-        source_text = texts[hit.source_id]
+            source_texts[hit.source_id] = record.text if record else hit.text
+        source_text = source_texts[hit.source_id]
         quote = source_text[start:end]
         citations.append(
             Citation(
