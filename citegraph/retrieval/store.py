@@ -171,7 +171,7 @@ class HybridStore:
             self._chroma_delete(extra)
         if missing := live - in_chroma:
             self._embed_and_upsert(self.manifest.chunks(sorted(missing)), None)
-        generation = int(self.manifest.get_meta("bm25_generation", "0") or 0)
+        generation = self._committed_generation()
         try:
             Bm25Index.load(self._bm25_dir(generation))
         except (OSError, ValueError):
@@ -181,6 +181,10 @@ class HybridStore:
             )
         self._remove_old_bm25(keep=generation)
         self.manifest.set_meta("dirty", "0")
+
+    def _committed_generation(self) -> int:
+        """The BM25 generation the manifest names (0 for a store never written)."""
+        return int(self.manifest.get_meta("bm25_generation") or 0)
 
     def _bm25_dir(self, generation: int) -> Path:
         return self.dir / "bm25" / f"{generation:06d}"
@@ -194,7 +198,7 @@ class HybridStore:
 
     def _refresh(self) -> None:
         """Reload BM25 and the source table when another writer (or this one) committed."""
-        generation = int(self.manifest.get_meta("bm25_generation", "0") or 0)
+        generation = self._committed_generation()
         if generation == self._generation:
             return
         try:
@@ -266,7 +270,7 @@ class HybridStore:
                 c for c in self.manifest.chunks() if c.chunk_id not in old_ids and c.chunk_id not in new_ids
             ]
             everything = kept + new_chunks
-            generation = int(self.manifest.get_meta("bm25_generation", "0") or 0) + 1
+            generation = self._committed_generation() + 1
             if progress:
                 progress("indexing", 0, 1)
             final_dir = self._bm25_dir(generation)
