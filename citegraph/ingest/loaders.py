@@ -159,9 +159,8 @@ def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise
-    except (
-        Exception
-    ) as err:  # a parser fed untrusted bytes can raise anything; one bad file must not stop a batch
+    # A parser fed untrusted bytes can raise anything; one bad file must not stop a batch.
+    except Exception as err:
         raise IngestError(path, f"corrupt or unreadable PDF ({type(err).__name__}: {err})") from None
     if not any(page_texts):
         raise IngestError(
