@@ -19,11 +19,15 @@ CITATION_KEYS = {"n", "chunk_id", "source", "location", "quote", "start", "end"}
 
 
 def citegraph(
-    *args: str, store: Path, extra_env: dict[str, str] | None = None
+    *args: str, store: Path, extra_env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     env = os.environ | {"CITEGRAPH_STORE_DIR": str(store), "CITEGRAPH_CHUNK_SIZE": "300"} | (extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "citegraph.cli", *args], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "citegraph.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
