@@ -64,6 +64,45 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     max_query_chars: int = Field(2000, ge=10)
 
+    # Retrieval pipeline (normalize -> multi-query -> fusion -> selection). Defaults chosen on SciFact's
+    # train queries (benchmarks/retrieval_tune.py), never on its test queries.
+    multi_query: bool = Field(
+        True, description="Search deterministic variants (keyword form, sub-questions)."
+    )
+    keyword_weight: float = Field(0.5, ge=0, description="RRF weight of the keyword-form variant.")
+    subquestion_weight: float = Field(0.5, ge=0, description="RRF weight of each sub-question.")
+    paraphrase_weight: float = Field(0.5, ge=0, description="RRF weight of each LLM paraphrase.")
+    paraphrases: int = Field(3, ge=0, le=10, description="LLM paraphrases when a chat model is configured.")
+    llm_rewrite: bool = Field(True, description="Let a configured chat model rewrite the query too.")
+    spell_check: bool = Field(False, description="Correct query words unknown to the corpus vocabulary.")
+    prf: bool = Field(True, description="Pseudo-relevance feedback from the first-pass top chunks.")
+    prf_docs: int = Field(3, ge=1, le=50, description="Feedback chunks for PRF.")
+    prf_terms: int = Field(10, ge=0, le=100, description="BM25 expansion terms added by PRF.")
+    prf_term_weight: float = Field(1.0, ge=0, description="Weight of expansion terms vs. query terms.")
+    prf_beta: float = Field(1.0, ge=0, description="Dense PRF (Rocchio): query + beta x mean(feedback).")
+    prf_bm25_weight: float = Field(1.0, ge=0, description="RRF weight of the PRF BM25 ranking.")
+    prf_dense_weight: float = Field(1.0, ge=0, description="RRF weight of the PRF dense ranking.")
+    mmr: bool = Field(True, description="Diversify the selected chunks with MMR.")
+    mmr_lambda: float = Field(0.95, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
+    mmr_pool: int = Field(30, ge=1, description="Fused candidates MMR chooses from.")
+    auto_k: bool = Field(True, description="Stop selecting at a relevance gap (between min_k and max_k).")
+    min_k: int = Field(1, ge=1)
+    max_k: int = Field(10, ge=1, le=100)
+    auto_k_ratio: float = Field(0.3, ge=0, le=1, description="Keep chunks scoring >= ratio x the best.")
+    auto_k_drop: float = Field(0.5, ge=0, le=1, description="A drop by this fraction is a relevance gap.")
+    similarity_floor: float = Field(
+        0.1, ge=-1, le=1, description="Drop selected chunks whose cosine to the query is below this."
+    )
+    fusion_depth: int = Field(
+        100, ge=1, le=1000, description="Chunks each ranking of the pipeline contributes to fusion."
+    )
+    source_boost: float = Field(
+        0.0, ge=0, le=1, description="Add this share of a chunk's same-source siblings' fused scores."
+    )
+    non_english_dense_weight: float = Field(
+        0.3, ge=0, description="Dense weight factor for non-English queries (the bundled model is English)."
+    )
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:

@@ -1,0 +1,1 @@
+"""Evaluation: BEIR readers, IR metrics and benchmark runners."""

@@ -1,0 +1,136 @@
+"""The retrieval pipeline on real stores: multi-query, fusion dedupe, selection, the LangChain retriever,
+the LangGraph graph, bad queries and a Thai corpus."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from citegraph.agents.normalizer import QueryError
+from citegraph.graphs.retrieval import RetrievalContext, graph
+from citegraph.ingest.pipeline import ingest_paths
+from citegraph.retrieval.pipeline import RetrievalPipeline, with_settings
+from citegraph.retrieval.retriever import CiteGraphRetriever
+from citegraph.retrieval.store import HybridStore
+from citegraph.settings import Settings
+from tests.integration.corpus import write_corpus
+
+pytestmark = pytest.mark.integration
+
+THAI = Path(__file__).resolve().parent.parent / "fixtures" / "thai"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedder) -> RetrievalPipeline:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("retrieval")
+    settings = Settings(store_dir=root / "store", chunk_size=300, chunk_overlap=60)
+    store = HybridStore(settings, embedder=embedder)
+    ingest_paths(store, [write_corpus(root / "docs")["lighthouse"].parent], settings)
+    yield RetrievalPipeline(store, settings)
+    store.close()
+
+
+def test_the_right_passage_comes_first(pipeline: RetrievalPipeline) -> None:
+    for question, expected in [
+        ("Who designed the Kestrel bridge?", "Agnes Thorne"),
+        ("Which comet did Ilse Korda discover?", "Korda-7"),
+        ("How many sailors did the lighthouse keeper save in the storm?", "nine sailors"),
+    ]:
+        result = pipeline.run(question)
+        assert result.selected, question
+        assert expected in result.selected[0].text, question
+        assert 1 <= len(result.selected) <= pipeline.settings.max_k
+        assert all(h.similarity is not None for h in result.selected)
+
+
+def test_chunks_found_by_several_variants_are_fused_once(pipeline: RetrievalPipeline) -> None:
+    result = pipeline.run("What is the bakery's most famous loaf and who founded the bakery?")
+    kinds = Counter(v.kind for v in result.variants)
+    assert kinds["original"] == 1 and kinds["subquestion"] == 2 and kinds["keywords"] == 1
+    fused_ids = [f.chunk_id for f in result.fused]
+    assert len(fused_ids) == len(set(fused_ids))  # one entry per chunk id
+    top = result.fused[0]
+    assert len(top.ranks) >= 4  # found by several (variant, retriever) rankings, counted once each
+    selected_ids = [h.chunk_id for h in result.selected]
+    assert len(selected_ids) == len(set(selected_ids))
+    assert "Oskar Brell" in " ".join(h.text for h in result.selected)
+    assert result.ranked_ids()[: len(selected_ids)] == selected_ids
+    assert sorted(result.ranked_ids()) == sorted(fused_ids)
+
+
+def test_a_compound_question_retrieves_both_answers(pipeline: RetrievalPipeline) -> None:
+    result = pipeline.run("Who designed the Kestrel bridge, and which comet did Ilse Korda discover?")
+    texts = " ".join(h.text for h in result.selected[:4])
+    assert "Agnes Thorne" in texts and "Korda-7" in texts
+
+
+def test_prf_and_ablations_change_what_runs(pipeline: RetrievalPipeline) -> None:
+    full = pipeline.run("Who designed the Kestrel bridge?")
+    assert any(r.name.startswith("prf/") for r in full.rankings)
+    bare = with_settings(pipeline, multi_query=False, prf=False, mmr=False).run(
+        "Who designed the Kestrel bridge?"
+    )
+    assert not any(r.name.startswith("prf/") for r in bare.rankings)
+    assert [v.kind for v in bare.variants] == ["original"]
+    assert "Agnes Thorne" in bare.selected[0].text
+
+
+def test_similarity_floor_drops_unrelated_chunks(pipeline: RetrievalPipeline) -> None:
+    strict = with_settings(pipeline, similarity_floor=0.45)
+    assert strict.run("lattice quantum chromodynamics of heavy quarks").selected == []
+    assert "Agnes Thorne" in strict.run("Who designed the Kestrel bridge?").selected[0].text
+
+
+@pytest.mark.parametrize("bad", ["", "   \u200b ", "?!", "x" * 5000])
+def test_bad_queries_raise_a_clear_error(pipeline: RetrievalPipeline, bad: str) -> None:
+    with pytest.raises(QueryError):
+        pipeline.run(bad)
+
+
+def test_langchain_retriever_returns_unique_documents(pipeline: RetrievalPipeline) -> None:
+    retriever = CiteGraphRetriever(pipeline=pipeline, k=3)
+    docs = retriever.invoke("Who designed the Kestrel bridge?")
+    assert 1 <= len(docs) <= 3 and "Agnes Thorne" in docs[0].page_content
+    assert len({d.id for d in docs}) == len(docs) and docs[0].metadata["source"].endswith("bridge.pdf")
+    assert docs[0].metadata["similarity"] > 0
+
+
+def test_langgraph_graph_fans_out_one_branch_per_variant(pipeline: RetrievalPipeline) -> None:
+    context = RetrievalContext(pipeline=pipeline, top_k=3)
+    state = graph.invoke(
+        {"question": "Who designed the Kestrel bridge and when did it open?"}, context=context
+    )
+    assert len(state["variants"]) >= 3
+    names = {r.name.rsplit("/", 1)[0] for r in state["rankings"]}
+    assert len(names) >= len(state["variants"])  # every variant was searched (plus the PRF rankings)
+    assert "Agnes Thorne" in state["hits"][0].text and len(state["hits"]) <= 3
+    direct = pipeline.run("Who designed the Kestrel bridge and when did it open?", k=3)
+    assert [h.chunk_id for h in state["hits"]] == [h.chunk_id for h in direct.selected]
+    with pytest.raises(QueryError):
+        graph.invoke({"question": "  "}, context=context)
+
+
+def test_thai_corpus_is_segmented_and_searchable(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "thai"
+    shutil.copytree(THAI, docs, ignore=shutil.ignore_patterns("*.md"))
+    settings = Settings(store_dir=tmp_path / "store")
+    store = HybridStore(settings, embedder=embedder)
+    try:
+        assert ingest_paths(store, [docs], settings).ok
+        # "ลิขสิทธิ์" (copyright) only ever appears inside unbroken runs of Thai script.
+        top_bm25 = store.search_bm25("ลิขสิทธิ์", 3)
+        assert top_bm25 and top_bm25[0].source.endswith("copyright_act_2537.txt")
+        pipeline = RetrievalPipeline(store, settings)
+        for question, source in [
+            ("โปรแกรมคอมพิวเตอร์", "copyright_act_2537.txt"),  # "computer program"
+            ("รัฐบาลดิจิทัลคืออะไร", "digital_government_act_2562.txt"),  # "what is digital government"
+            ("พระราชบัญญัติการพนัน", "gambling_act_2478.txt"),  # "the gambling act"
+        ]:
+            result = pipeline.run(question)
+            assert result.query.language == "th"
+            assert result.selected and result.selected[0].source.endswith(source), question
+    finally:
+        store.close()
