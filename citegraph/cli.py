@@ -209,6 +209,9 @@ def demo(
 
 
 # Command groups that live beside their subpackage register here (each import must stay light: no torch).
+from citegraph.models.scratch.cli import register as register_scratch  # noqa: E402
+
+register_scratch(app, train_app, eval_app)
 from citegraph.eval.cli import register as register_eval  # noqa: E402
 
 register_eval(app, train_app, eval_app)

@@ -1,0 +1,1 @@
+"""Models: the registry (later) and local models; subpackages import their heavy dependencies lazily."""
