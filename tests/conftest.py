@@ -60,3 +60,14 @@ def write_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
         pdf.multi_cell(0, 6, text)
     pdf.output(str(path))
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models are overhead-bound: one thread is as fast and does not thrash on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

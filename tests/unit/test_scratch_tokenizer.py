@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from citegraph.models.scratch.tokenizer import (
     EOT,
@@ -18,13 +17,7 @@ from citegraph.models.scratch.tokenizer import (
 TEXT = "Holmes looked at Watson. “Elementary,” he said — naïve café, 東京, emoji 🙂.\n" * 30
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are overhead-bound: one thread is as fast and does not thrash on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_bpe_round_trips_any_text_and_respects_vocab_size(tmp_path: Path) -> None:

@@ -19,13 +19,7 @@ from citegraph.models.scratch.train import TrainConfig, lr_at, train
 WORDS = "the cat sat on a mat while old dogs ran to see small birds fly over green hills".split()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are overhead-bound: one thread is as fast and does not thrash on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def corpus(path: Path, sentences: int = 400, seed: int = 0) -> Path:
