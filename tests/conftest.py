@@ -71,3 +71,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def tiny_train_config(**fields: object):  # a TrainConfig; torch is imported only when called
+    """The tiny char-level run the scratch tests train (2 layers, 32 wide); pass data, out_dir, overrides."""
+    from citegraph.models.scratch.train import TrainConfig
+
+    base: dict[str, object] = dict(
+        tokenizer="char",
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+        batch_size=8,
+        max_iters=40,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_iters=5,
+        eval_interval=20,
+        eval_iters=4,
+        device="cpu",
+        verbose=False,
+    )
+    return TrainConfig(**{**base, **fields})

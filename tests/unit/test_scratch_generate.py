@@ -20,7 +20,8 @@ from citegraph.models.scratch.generate import (
     stream_text,
 )
 from citegraph.models.scratch.model import GPT, GPTConfig
-from citegraph.models.scratch.train import TrainConfig, train
+from citegraph.models.scratch.train import train
+from tests.conftest import tiny_train_config
 
 PATTERN = "User: ping\nAssistant: pong pong.\n"
 
@@ -33,23 +34,14 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A char model trained until it has learned a fixed two-line dialogue (greedy output is then known)."""
     root = tmp_path_factory.mktemp("scratch_run")
     (root / "text.txt").write_text(PATTERN * 300, encoding="utf-8")
-    cfg = TrainConfig(
+    cfg = tiny_train_config(
         data=[str(root / "text.txt")],
         out_dir=str(root / "run"),
-        tokenizer="char",
-        n_layer=2,
-        n_head=2,
-        n_embd=32,
-        block_size=32,
-        batch_size=8,
         max_iters=60,
         lr=2e-2,
         min_lr=2e-3,
-        warmup_iters=5,
         eval_interval=60,
         eval_iters=2,
-        device="cpu",
-        verbose=False,
     )
     train(cfg)
     return root / "run"

@@ -15,6 +15,7 @@ from citegraph.models.scratch.data import DataError, TokenData, prepare_data
 from citegraph.models.scratch.evaluate import score_tokens
 from citegraph.models.scratch.generate import load_model
 from citegraph.models.scratch.train import TrainConfig, lr_at, train
+from tests.conftest import tiny_train_config
 
 WORDS = "the cat sat on a mat while old dogs ran to see small birds fly over green hills".split()
 
@@ -33,25 +34,8 @@ def corpus(path: Path, sentences: int = 400, seed: int = 0) -> Path:
 
 def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    base = dict(
-        data=[str(corpus(tmp_path / "text.txt"))],
-        out_dir=str(tmp_path / "run"),
-        tokenizer="char",
-        n_layer=2,
-        n_head=2,
-        n_embd=32,
-        block_size=32,
-        batch_size=8,
-        max_iters=40,
-        lr=3e-3,
-        min_lr=3e-4,
-        warmup_iters=5,
-        eval_interval=20,
-        eval_iters=4,
-        device="cpu",
-        verbose=False,
-    )
-    return TrainConfig(**{**base, **overrides})
+    data = [str(corpus(tmp_path / "text.txt"))]
+    return tiny_train_config(**{"data": data, "out_dir": str(tmp_path / "run"), **overrides})
 
 
 def test_loss_decreases_and_run_directory_is_complete(tmp_path: Path) -> None:
