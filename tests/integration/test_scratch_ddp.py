@@ -25,7 +25,8 @@ def test_two_process_ddp_run_finishes_and_ranks_agree(tmp_path: Path) -> None:
     cmd = [*torchrun, "-m", "citegraph.cli", *args, "--data", str(data), "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    wrote_log = (run / "log.json").is_file()
+    assert proc.returncode == 0, f"log.json written: {wrote_log}\n{proc.stderr[-3000:]}"
     log = json.loads((run / "log.json").read_text())
     assert log["world_size"] == 2 and log["iters"] == 6
     assert log["tokens_seen"] == 6 * 4 * 16 * 2  # both ranks' batches counted

@@ -238,7 +238,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             cfg = replace(
                 saved, max_iters=cfg.max_iters, patience=cfg.patience, verbose=cfg.verbose, resume=True
             )
-        return _train(cfg, out_dir, ckpt, ddp, rank, local_rank, world, master)
+        result = _train(cfg, out_dir, ckpt, ddp, rank, local_rank, world, master)
+        if ddp:
+            # Ranks leave together: a rank tearing gloo down while its peer is still busy (rank 0 writes the
+            # log and plot) has been seen to abort at exit on a loaded CI machine.
+            dist.barrier()
+        return result
     finally:
         if ddp:
             dist.destroy_process_group()
