@@ -1,0 +1,50 @@
+"""The checkpointer the CLI, the server and tests compile graphs with (the exported graphs have none).
+
+``Settings.checkpoint_url`` chooses it with no code change: empty -> ``checkpoints.sqlite`` in the store
+directory; a file path -> SQLite there; ``postgresql://...`` -> Postgres (the scale-out path).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from citegraph.settings import Settings
+
+
+def sqlite_path(settings: Settings) -> Path:
+    """Where the SQLite checkpointer of ``settings`` lives."""
+    url = settings.checkpoint_url.strip()
+    if url.startswith("sqlite:///"):
+        url = url[len("sqlite:///") - 1 :]
+    return Path(url).expanduser() if url else settings.store_dir.expanduser() / "checkpoints.sqlite"
+
+
+@contextmanager
+def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpointSaver]:
+    """A ready checkpointer for ``settings``, closed on exit."""
+    settings = settings or Settings()
+    url = settings.checkpoint_url.strip()
+    if url.startswith(("postgres://", "postgresql://")):
+        from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
+
+        with PostgresSaver.from_conn_string(url) as saver:
+            saver.setup()
+            yield saver
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = sqlite_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread=False: LangGraph runs nodes in worker threads; SqliteSaver serializes access itself.
+    connection = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        saver = SqliteSaver(connection)
+        saver.setup()
+        yield saver
+    finally:
+        connection.close()
