@@ -1,18 +1,40 @@
 """The answer agent: turns retrieved chunks into an answer whose every sentence cites its source.
 
-This is the *extract* strategy (no LLM): it picks the sentences of the retrieved chunks closest to the
-question and cites each, quoting the exact characters of the source.
+Two strategies. *extract* (no LLM) picks the sentences of the retrieved chunks closest to the question and
+cites each, quoting the exact characters of the source. *generate* numbers the chunks as sources and has a
+chat model write the answer with [n] markers (``prompts.answer_messages``). Either way the draft goes to
+the verifier; ``finalize`` publishes what survives it.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import re
+from pathlib import Path
+from typing import Any
 
-from citegraph.agents.prompts import ABSTAIN_TEXT
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
+
+from citegraph.agents.prompts import ABSTAIN_TEXT, Source, answer_messages
+from citegraph.agents.verifier import MARKER
+from citegraph.context import RagContext, base_pipeline
 from citegraph.ingest.chunking import sentence_spans
+from citegraph.models.registry import load_chat_model
 from citegraph.retrieval.store import Hit, HybridStore
 from citegraph.retrieval.tokenizer import tokenize
-from citegraph.state import Answer, Citation
+from citegraph.state import Answer, Citation, RagState, Turn
+
+
+def abstention(question: str) -> Answer:
+    """The answer that says the documents do not answer the question."""
+    return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False)
+
+
+def span_key(source: str, start: int) -> str:
+    """Identifies a cited span across drafts (a rejected sentence is not offered again)."""
+    return f"{source}:{start}"
 
 
 def location(source_text: str, start: int, end: int, page: int | None) -> str:
@@ -44,15 +66,21 @@ def candidate_sentences(hits: list[Hit]) -> list[tuple[Hit, int, int]]:
 
 
 def extractive_answer(
-    question: str, hits: list[Hit], store: HybridStore, max_sentences: int = 3, min_similarity: float = 0.25
+    question: str,
+    hits: list[Hit],
+    store: HybridStore,
+    max_sentences: int = 3,
+    min_similarity: float = 0.25,
+    exclude: frozenset[str] = frozenset(),
 ) -> Answer:
     """Answer with the sentences of the retrieved chunks that best match the question, each cited.
 
     Sentences are ranked by cosine similarity to the question plus 0.3 x the share of question terms
     they contain (so a sentence naming what was asked about wins a near tie). Abstains when nothing was
-    retrieved or no sentence is similar enough to the question to be an answer.
+    retrieved or no sentence is similar enough to the question to be an answer. ``exclude`` holds
+    ``span_key``s of sentences a reviewer rejected.
     """
-    candidates = candidate_sentences(hits)
+    candidates = [c for c in candidate_sentences(hits) if span_key(c[0].source, c[1]) not in exclude]
     picked: list[tuple[Hit, int, int]] = []
     if candidates:
         embedder = store.embedder
@@ -65,7 +93,7 @@ def extractive_answer(
             candidates[i] for i in np.argsort(-scores)[:max_sentences] if similarity[i] >= min_similarity
         ]
     if not picked:
-        return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True)
+        return abstention(question)
 
     citations: list[Citation] = []
     sentences: list[str] = []
@@ -88,4 +116,108 @@ def extractive_answer(
             )
         )
         sentences.append(f"{' '.join(quote.split())} [{n}]")
-    return Answer(question=question, answer=" ".join(sentences), citations=citations, abstained=False)
+    return Answer(
+        question=question, answer=" ".join(sentences), citations=citations, abstained=False, verified=False
+    )
+
+
+def chunk_citation(n: int, hit: Hit, store: HybridStore) -> Citation:
+    """Citation of a whole retrieved chunk as source [n] (the generate strategy cites chunks)."""
+    record = store.source(hit.source_id)
+    source_text = record.text if record else hit.text
+    start, end = (hit.start, hit.end) if record else (0, len(hit.text))
+    return Citation(
+        n=n,
+        chunk_id=hit.chunk_id,
+        source=hit.source,
+        location=location(source_text, start, end, hit.page),
+        quote=source_text[start:end],
+        start=start,
+        end=end,
+    )
+
+
+def numbered_sources(citations: list[Citation]) -> list[Source]:
+    """The numbered sources an LLM is shown, in the prompt's shape."""
+    return [
+        Source(n=c["n"], source=Path(c["source"]).name, location=c["location"], text=c["quote"])
+        for c in citations
+    ]
+
+
+def is_abstention(text: str) -> bool:
+    """Whether a model's reply declines to answer (in the prompt's words or close to them)."""
+    plain = " ".join(MARKER.sub("", text).split()).lower()
+    return not plain or ABSTAIN_TEXT.lower().rstrip(".") in plain or "do not say" in plain
+
+
+def generated_answer(
+    question: str,
+    hits: list[Hit],
+    store: HybridStore,
+    chat_model: BaseChatModel,
+    feedback: str = "",
+    history: list[Turn] | None = None,
+) -> Answer:
+    """Have ``chat_model`` answer from the hits numbered [1]..[k]; citations are the chunks it cites."""
+    if not hits:
+        return abstention(question)
+    shown = [chunk_citation(n, hit, store) for n, hit in enumerate(hits, start=1)]
+    turns = [(t["question"], t["answer"]) for t in history or []]
+    messages = answer_messages(question, numbered_sources(shown), feedback, turns)
+    reply = chat_model.invoke(messages, config={"tags": ["citegraph:draft"]})
+    text = " ".join(str(reply.content).split())
+    if is_abstention(text):
+        return abstention(question)
+    cited = {int(m) for m in MARKER.findall(text)}
+    citations = [c for c in shown if c["n"] in cited]
+    return Answer(question=question, answer=text, citations=citations, abstained=False, verified=False)
+
+
+def renumbered(answer: Answer) -> Answer:
+    """Markers renumbered 1, 2, ... in order of first use, citations in that order, unused ones dropped."""
+    by_n = {c["n"]: c for c in answer["citations"]}
+    order: dict[int, int] = {}
+    for m in MARKER.findall(answer["answer"]):
+        if int(m) in by_n and int(m) not in order:
+            order[int(m)] = len(order) + 1
+
+    def swap(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return match.group(0).replace(f"[{n}]", f"[{order[n]}]") if n in order else match.group(0)
+
+    text = MARKER.sub(swap, answer["answer"])
+    citations = [Citation(**{**by_n[old], "n": new}) for old, new in order.items()]  # type: ignore
+    return Answer(**{**answer, "answer": text, "citations": citations})  # type: ignore[typeddict-item]
+
+
+# -- nodes -----------------------------------------------------------------------------------------
+
+
+def answer(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
+    """Write a draft answer from the selected passages (extract: cited sentences; generate: the model
+    writes it with [n] markers), taking the verifier's or the reviewer's feedback into account."""
+    context = runtime.context or RagContext()
+    store = base_pipeline(context).store
+    hits = state.get("hits", [])
+    feedback = state.get("feedback", "")
+    if context.strategy == "generate":
+        model = load_chat_model(context.model)
+        if model is None:
+            raise ValueError(f"the generate strategy needs a chat model, not {context.model!r}")
+        draft = generated_answer(state["question"], hits, store, model, feedback, state.get("history", []))
+    else:
+        # A reviewer's feedback says what they want instead: rank the sentences by it too.
+        ask = " ".join(filter(None, [state.get("search_question") or state["question"], feedback]))
+        draft = extractive_answer(ask, hits, store, exclude=frozenset(state.get("rejected", [])))
+        draft["question"] = state["question"]
+    return {"draft": draft, "attempts": state.get("attempts", 0) + 1, "edited": False}
+
+
+def finalize(state: RagState) -> dict[str, Any]:
+    """Publish the checked answer: renumber its citations, stream its text, remember the turn."""
+    final = renumbered(state["draft"])
+    write = get_stream_writer()
+    for piece in re.findall(r"\S+\s*", final["answer"]):
+        write({"event": "token", "text": piece})
+    return {"answer": final, "history": [Turn(question=state["question"], answer=final["answer"])]}

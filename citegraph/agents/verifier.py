@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+from langgraph.runtime import Runtime
+from langgraph.types import Command
 
+from citegraph.agents.prompts import ABSTAIN_TEXT
+from citegraph.context import RagContext, verifier_for
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.retrieval.embeddings import Embedder
 from citegraph.retrieval.tokenizer import tokenize
+from citegraph.state import Answer, RagState
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -141,14 +148,19 @@ class Verifier:
     embedder: Embedder
     min_lexical: float = 0.5  # share of the claim's content words found in the passage
     min_semantic: float = 0.6  # cosine similarity of claim and passage embeddings
-    _cache: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict, repr=False)
+    cache_size: int = 4096  # sources whose embedded passages are kept (a long-running server stays bounded)
+    _cache: OrderedDict[str, tuple[list[str], np.ndarray]] = field(default_factory=OrderedDict, repr=False)
 
     def _passages(self, source: str) -> tuple[list[str], np.ndarray]:
         """A source's sentences and adjacent pairs, with their embeddings (cached per source text)."""
-        if source not in self._cache:
-            sentences = [source[a:b] for a, b in sentence_spans(source)] or [source]
-            passages = sentences + [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
-            self._cache[source] = (passages, self.embedder.embed_documents(passages))
+        if source in self._cache:
+            self._cache.move_to_end(source)
+            return self._cache[source]
+        sentences = [source[a:b] for a, b in sentence_spans(source)] or [source]
+        passages = sentences + [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
+        self._cache[source] = (passages, self.embedder.embed_documents(passages))
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
         return self._cache[source]
 
     def check(
@@ -195,3 +207,47 @@ class Verifier:
     def verify(self, answer: str, sources: Mapping[int, str]) -> Verification:
         """Check every sentence of ``answer`` against ``sources`` (marker number -> cited text)."""
         return Verification([self.check(s, c, m, sources) for s, c, m in split_answer(answer)])
+
+
+# -- node --------------------------------------------------------------------------------------------
+
+
+def checked(draft: Answer, verification: Verification) -> Answer:
+    """``draft`` with its unsupported sentences removed (an abstention when none is left) and ``verified``
+    set; citations no remaining sentence uses are dropped."""
+    text = verification.supported_text
+    if not text:
+        return Answer(
+            question=draft["question"], answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False
+        )
+    used = {int(m) for m in MARKER.findall(text)}
+    citations = [c for c in draft["citations"] if c["n"] in used]
+    return Answer(
+        question=draft["question"], answer=text, citations=citations, abstained=False, verified=True
+    )
+
+
+def verify(state: RagState, runtime: Runtime[RagContext]) -> Command[Literal["answer", "review", "finalize"]]:
+    """Check every sentence of the draft against the sources it cites. A generated draft with unsupported
+    sentences is rewritten with the verifier's feedback (bounded retries); otherwise unsupported sentences
+    are removed, and with nothing supported the answer abstains. Then review (if on) or publish."""
+    context = runtime.context or RagContext()
+    draft = state["draft"]
+    after = "review" if context.review and not state.get("edited") else "finalize"
+    if draft["abstained"]:
+        return Command(goto=after, update={"draft": draft})
+    verification = verifier_for(context).verify(
+        draft["answer"], {c["n"]: c["quote"] for c in draft["citations"]}
+    )
+    retry = (
+        context.strategy == "generate"
+        and not state.get("edited")
+        and not verification.verified
+        and state.get("attempts", 0) <= context.max_retries
+    )
+    if retry:
+        return Command(goto="answer", update={"feedback": verification.feedback()})
+    result = checked(draft, verification)
+    if state.get("edited") and context.review and not verification.verified:
+        after = "review"  # the reviewer sees what of their edit the sources could not support
+    return Command(goto=after, update={"draft": result, "feedback": verification.feedback()})

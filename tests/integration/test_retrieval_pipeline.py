@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from citegraph.agents.normalizer import QueryError
-from citegraph.graphs.retrieval import RetrievalContext, graph
+from citegraph.context import RagContext
+from citegraph.graphs.retrieval import graph
 from citegraph.ingest.pipeline import ingest_paths
 from citegraph.retrieval.pipeline import RetrievalPipeline, with_settings
 from citegraph.retrieval.retriever import CiteGraphRetriever
@@ -99,7 +100,7 @@ def test_langchain_retriever_returns_unique_documents(pipeline: RetrievalPipelin
 
 
 def test_langgraph_graph_fans_out_one_branch_per_variant(pipeline: RetrievalPipeline) -> None:
-    context = RetrievalContext(pipeline=pipeline, top_k=3)
+    context = RagContext(pipeline=pipeline, top_k=3)
     state = graph.invoke(
         {"question": "Who designed the Kestrel bridge and when did it open?"}, context=context
     )
