@@ -12,8 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from citegraph.settings import Settings
+from citegraph.state import CHECKPOINT_TYPES
+
+
+def serializer() -> JsonPlusSerializer:
+    """Checkpoint serde restoring CiteGraph's state types and, beyond those, only LangGraph's safe ones."""
+    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
 
 
 def sqlite_path(settings: Settings) -> Path:
@@ -33,6 +40,7 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
         from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
 
         with PostgresSaver.from_conn_string(url) as saver:
+            saver.serde = serializer()
             saver.setup()
             yield saver
         return
@@ -43,7 +51,7 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     # check_same_thread=False: LangGraph runs nodes in worker threads; SqliteSaver serializes access itself.
     connection = sqlite3.connect(str(path), check_same_thread=False)
     try:
-        saver = SqliteSaver(connection)
+        saver = SqliteSaver(connection, serde=serializer())
         saver.setup()
         yield saver
     finally:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +17,8 @@ from rich.table import Table
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
+    from citegraph.context import RagContext
+    from citegraph.graphs.threads import RunResult
     from citegraph.retrieval.store import HybridStore
 
 app = typer.Typer(help="Cited answers over your own documents.", no_args_is_help=True, add_completion=False)
@@ -121,8 +125,7 @@ def ingest(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _print_answer(answer: dict) -> None:
-    out.print(answer["answer"], highlight=False)
+def _print_citations(answer: dict) -> None:
     if answer["citations"]:
         out.print()
     for c in answer["citations"]:
@@ -130,34 +133,184 @@ def _print_answer(answer: dict) -> None:
         out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {c['location']}: [dim]“{quote}”[/dim]")
 
 
-def _answer(question: str, settings: Settings, top_k: int) -> dict:
+def _print_answer(answer: dict) -> None:
+    out.print(answer["answer"], highlight=False)
+    _print_citations(answer)
+
+
+def _print_review(request: dict) -> None:
+    draft = request["answer"]
+    out.print("[bold yellow]Review requested[/bold yellow] — draft answer:")
+    _print_answer(draft)
+    if request.get("verifier_notes"):
+        out.print(f"[dim]verifier removed:\n{request['verifier_notes']}[/dim]", highlight=False)
+
+
+def _stream_token(text: str) -> None:
+    out.print(text, end="", highlight=False, soft_wrap=True)
+    out.file.flush()
+
+
+StrategyOption = Annotated[
+    str, typer.Option("--strategy", help="extract (no LLM, default) or generate (a model writes it).")
+]
+ModelOption = Annotated[
+    str, typer.Option("--model", help="Model spec for --strategy generate: hf:smollm2, hf:DIR, scratch:DIR.")
+]
+ReviewFlag = Annotated[bool, typer.Option("--review", help="Pause for a human to approve the answer.")]
+ThreadOption = Annotated[
+    str | None, typer.Option("--thread", help="Continue this conversation thread (default: a new one).")
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _run_rag(settings: Settings, call: Callable[..., RunResult], stream: bool, *args: Any) -> RunResult:
+    """Run ``call(graph, *args)`` on the checkpointed rag graph, mapping bad input to exit code 2."""
     from citegraph.agents.normalizer import QueryError
-    from citegraph.graphs.rag import RagContext, graph
+    from citegraph.agents.reviewer import ReviewError
+    from citegraph.graphs.threads import ThreadError, rag_graph
+    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     try:
-        state = graph.invoke(
-            {"question": question}, context=RagContext(top_k=top_k, store_dir=str(settings.store_dir))
+        with rag_graph(settings) as graph:
+            return call(graph, *args, on_token=_stream_token if stream else None)
+    except (QueryError, ReviewError, ThreadError, ModelNotFoundError) as error:
+        raise _fail(str(error)) from None
+    except ValueError as error:
+        raise _fail(f"model or option: {error}") from None
+
+
+def _context(settings: Settings, strategy: str, model: str, k: int, review: bool) -> RagContext:
+    from citegraph.context import RagContext
+
+    if strategy not in ("extract", "generate"):
+        raise _fail(f"--strategy is extract or generate, not {strategy!r}")
+    return RagContext(
+        strategy=strategy,  # type: ignore[arg-type]
+        model=model,
+        top_k=k,
+        review=review,
+        store_dir=str(settings.store_dir),
+    )
+
+
+def _show(result: RunResult, as_json: bool, streamed: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    elif result.interrupt is not None:
+        _print_review(result.interrupt)
+        err.print(
+            f"thread {result.thread_id} waits for review: citegraph resume {result.thread_id} "
+            """--json '{"action": "approve"}'  (or edit/reject)"""
         )
-    except QueryError as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
-    return dict(state["answer"])
+    else:
+        if streamed:
+            out.print()
+            _print_citations(result.answer or {})
+        else:
+            _print_answer(result.answer or {})
+        err.print(f"[dim]thread {result.thread_id}[/dim]")
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer from your documents.")],
-    k: Annotated[int, typer.Option("-k", help="How many passages to draw on.", min=1, max=20)] = 3,
+    k: Annotated[int, typer.Option("-k", help="Most passages to draw on.", min=1, max=20)] = 5,
+    strategy: StrategyOption = "extract",
+    model: ModelOption = "hf:smollm2",
+    review: ReviewFlag = False,
+    thread: ThreadOption = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Answer a question from the ingested documents, citing a source for every sentence."""
+    """Answer a question from the ingested documents, citing a source for every sentence.
+
+    The answer streams as it is published (after verification); --json prints the structured answer, or
+    the pending review when --review is on.
+    """
+    from citegraph.graphs.threads import ask as ask_thread
+
     settings = _settings(store)
-    answer = _answer(question, settings, k)
-    if as_json:
-        print(json.dumps(answer, indent=2, ensure_ascii=False))
-    else:
-        _print_answer(answer)
+    context = _context(settings, strategy, model, k, review)
+    result = _run_rag(settings, ask_thread, not as_json, question, context, thread)
+    _show(result, as_json, streamed=not as_json)
+
+
+@app.command()
+def resume(
+    thread_id: Annotated[str, typer.Argument(help="The thread waiting for review.")],
+    decision: Annotated[
+        str,
+        typer.Option(
+            "--json",
+            help="""The decision: '{"action": "approve"}', edit with "text", reject with "feedback".""",
+        ),
+    ] = '{"action": "approve"}',
+    store: StoreOption = None,
+) -> None:
+    """Resume a thread waiting for human review and print the result as JSON."""
+    from citegraph.graphs.threads import resume as resume_thread
+
+    try:
+        value = json.loads(decision)
+    except json.JSONDecodeError as error:
+        raise _fail(f"--json is not JSON: {error}") from None
+    settings = _settings(store)
+    result = _run_rag(settings, resume_thread, False, thread_id, value)
+    print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+
+
+def _decide(request: dict) -> dict:
+    """Ask the person at the terminal for a review decision."""
+    _print_review(request)
+    while True:
+        choice = typer.prompt("approve / edit / reject", default="approve").strip().lower()[:1]
+        if choice == "a":
+            return {"action": "approve"}
+        if choice == "e":
+            return {"action": "edit", "text": typer.prompt("new answer (with [n] markers)")}
+        if choice == "r":
+            return {"action": "reject", "feedback": typer.prompt("what is wrong or missing", default="")}
+
+
+@app.command()
+def chat(
+    k: Annotated[int, typer.Option("-k", help="Most passages to draw on.", min=1, max=20)] = 5,
+    strategy: StrategyOption = "extract",
+    model: ModelOption = "hf:smollm2",
+    review: ReviewFlag = False,
+    thread: ThreadOption = None,
+    store: StoreOption = None,
+) -> None:
+    """A conversation on one thread: follow-ups can refer to earlier answers. Empty line or Ctrl-D ends."""
+    from citegraph.graphs.threads import ask as ask_thread
+    from citegraph.graphs.threads import resume as resume_thread
+
+    settings = _settings(store)
+    context = _context(settings, strategy, model, k, review)
+    thread_id = thread or uuid.uuid4().hex
+    err.print(f"[dim]thread {thread_id} — empty line to quit[/dim]")
+    while True:
+        try:
+            question = typer.prompt("you", default="", show_default=False, prompt_suffix="> ").strip()
+        except (EOFError, typer.Abort):
+            break
+        if not question:
+            break
+        try:
+            result = _run_rag(settings, ask_thread, True, question, context, thread_id)
+            while result.interrupt is not None:
+                result = _run_rag(
+                    settings, resume_thread, True, thread_id, _decide(result.interrupt), context
+                )
+        except typer.Exit:
+            continue  # the error is printed; the conversation goes on
+        out.print()
+        _print_citations(result.answer or {})
 
 
 @app.command()
@@ -205,7 +358,10 @@ def demo(
                 err.print(f"[red]failed:[/red] {o.path}: {o.reason}")
             raise typer.Exit(1)
     out.print(f"[bold]Q:[/bold] {question}\n")
-    _print_answer(_answer(question, settings, 3))
+    from citegraph.graphs.threads import ask as ask_thread
+
+    result = _run_rag(settings, ask_thread, True, question, _context(settings, "extract", "", 3, False), None)
+    _show(result, as_json=False, streamed=True)
 
 
 # Command groups that live beside their subpackage register here (each import must stay light: no torch).
@@ -215,6 +371,9 @@ register_scratch(app, train_app, eval_app)
 from citegraph.eval.cli import register as register_eval  # noqa: E402
 
 register_eval(app, train_app, eval_app)
+from citegraph.server.cli import register as register_server  # noqa: E402
+
+register_server(app, train_app, eval_app)
 
 
 if __name__ == "__main__":

@@ -68,4 +68,11 @@ class RagState(TypedDict, total=False):
     feedback: str  # why the last draft was rejected (verifier or reviewer), for the next attempt
     rejected: list[str]  # span keys of sentences a reviewer rejected (extract strategy)
     edited: bool  # the draft is a reviewer's edit (verified, then published or shown again)
+    # How the client that started this thread configured the run (RagContext fields), so another process
+    # (`citegraph resume`, a server worker) can resume it the same way; nodes read runtime.context.
+    client_context: dict[str, Any]
     answer: Answer
+
+
+# The dataclasses the state holds: checkpointers deserialize exactly these (plus LangGraph's safe types).
+CHECKPOINT_TYPES = [(cls.__module__, cls.__name__) for cls in (NormalizedQuery, Variant, Ranking, Fused, Hit)]

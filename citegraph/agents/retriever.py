@@ -62,6 +62,7 @@ def normalize(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
         "attempts": 0,
         "feedback": "",
         "rejected": [],
+        "edited": False,
     }
 
 

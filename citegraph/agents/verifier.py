@@ -127,10 +127,11 @@ class Verification:
 def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     """(sentence with markers, claim without markers, markers) for each sentence of an answer.
 
-    Markers belong to the sentence they end: "A [1]. B [2]" and "A. [1] B. [2]" both give A->1, B->2.
+    Markers belong to the sentence they end: "A [1]. B [2]" and "A. [1] B. [2]" both give A->1, B->2,
+    also after closing quotes ('He said "no." [1]').
     """
     # Move markers that follow the full stop in front of it, so sentence splitting keeps them together.
-    normalized = re.sub(r"([.!?])((?:\s*\[\d+\])+)", r"\2\1", answer.strip())
+    normalized = re.sub(r"([.!?][\"'”’)]*)((?:\s*\[\d+\])+)", r"\2\1", answer.strip())
     result = []
     for start, end in sentence_spans(normalized):
         sentence = normalized[start:end]

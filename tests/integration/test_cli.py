@@ -14,7 +14,7 @@ from citegraph.retrieval.manifest import Manifest
 from tests.integration.corpus import write_corpus
 
 pytestmark = pytest.mark.integration
-ANSWER_KEYS = {"question", "answer", "citations", "abstained"}
+ANSWER_KEYS = {"question", "answer", "citations", "abstained", "verified"}
 CITATION_KEYS = {"n", "chunk_id", "source", "location", "quote", "start", "end"}
 
 
@@ -98,6 +98,7 @@ def test_bad_questions_and_an_empty_store(tmp_path: Path) -> None:
         "answer": "The documents do not say.",
         "citations": [],
         "abstained": True,
+        "verified": False,
     }
 
 

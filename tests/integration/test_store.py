@@ -183,7 +183,8 @@ def test_broken_symlink_and_unsupported_named_file(tmp_path: Path, settings, mak
 
 
 def test_the_rag_graph_answers_in_process(tmp_path: Path, settings, make_store) -> None:
-    from citegraph.graphs.rag import RagContext, graph
+    from citegraph.context import RagContext
+    from citegraph.graphs.rag import graph
 
     write_corpus(tmp_path / "docs")
     ingest_paths(make_store(), [tmp_path / "docs"], settings)
@@ -194,4 +195,4 @@ def test_the_rag_graph_answers_in_process(tmp_path: Path, settings, make_store) 
     assert state["question"] == "Who saved nine sailors?"
     answer = state["answer"]
     assert not answer["abstained"] and answer["citations"][0]["source"].endswith("lighthouse.txt")
-    assert "nine sailors" in answer["answer"] and answer["answer"].endswith("]")
+    assert "nine sailors" in answer["answer"] and answer["answer"].endswith(".") and answer["verified"]
