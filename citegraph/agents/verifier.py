@@ -60,6 +60,22 @@ _NOT_NAMES = frozenset(
 )
 
 
+# BM25's stop list keeps pronouns and auxiliaries ("she", "was", "out"); a claim's support must come
+# from its content words, or "She was a pirate" would half-match any sentence about "she".
+_FUNCTION_TERMS = frozenset(
+    tokenize(
+        " ".join(_NOT_NAMES)
+        + " is was were be been being am are has have had do does did out up down off over very also just"
+        " only then there here than too much more most such own same other"
+    )
+)
+
+
+def content_terms(text: str) -> set[str]:
+    """The stemmed content words of ``text`` (BM25 tokens without function words)."""
+    return set(tokenize(text)) - _FUNCTION_TERMS
+
+
 def numbers(text: str) -> set[str]:
     """Numbers in ``text`` as digit strings ("nine" -> "9", "1,200" -> "1200")."""
     found = {n.replace(",", "") for n in _NUMBER.findall(text)}
@@ -176,7 +192,7 @@ class Verifier:
                 sentence, claim, markers, False, f"cites [{unknown[0]}], which is not a given source"
             )
         claim_vec = self.embedder.embed_query(claim)
-        claim_terms = set(tokenize(claim))
+        claim_terms = content_terms(claim)
         claim_numbers, claim_entities = numbers(claim), entities(claim)
         support: tuple[float, str] | None = None  # (score, passage) of the best supporting passage
         closest: tuple[float, str] | None = None  # (similarity, reason) of the most similar failing one

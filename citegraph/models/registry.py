@@ -24,6 +24,15 @@ _lock = threading.Lock()
 _models: dict[str, Any] = {}
 
 
+def register_chat_model(name: str, model: Any) -> None:
+    """Make a ready chat model (any LangChain ``BaseChatModel``) available under the spec ``name``, so an
+    app embedding CiteGraph can hand its own model to the graphs (``RagContext(model=name)``)."""
+    if name.strip().lower() in NO_MODEL:
+        raise ValueError(f"{name!r} means 'no model' and cannot name one")
+    with _lock:
+        _models[name.strip()] = model
+
+
 def load_chat_model(spec: str | None) -> Any | None:
     """The chat model for ``spec`` (``None`` when the spec means no LLM); cached per spec."""
     spec = (spec or "").strip()
