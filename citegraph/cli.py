@@ -374,6 +374,9 @@ register_eval(app, train_app, eval_app)
 from citegraph.server.cli import register as register_server  # noqa: E402
 
 register_server(app, train_app, eval_app)
+from citegraph.models.lora.cli import register as register_lora  # noqa: E402
+
+register_lora(app, train_app, eval_app)
 
 
 if __name__ == "__main__":

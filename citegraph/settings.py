@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0)
     max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are refused.")
 
+    chroma_url: str = Field(
+        "", description="Empty: embedded Chroma in the store directory; http://host:port: a Chroma server."
+    )
     # Conversations and review interrupts persist here: empty means a SQLite file in the store directory.
     checkpoint_url: str = Field(
         "", description="Empty (SQLite beside the store), a SQLite file path, or a postgresql:// URL."

@@ -117,6 +117,16 @@ class HybridStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        if self.settings.chroma_url:  # client/server mode (the scale-out path): http(s)://host:port
+            from urllib.parse import urlsplit
+
+            url = urlsplit(self.settings.chroma_url)
+            return chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
         return chromadb.PersistentClient(
             path=str(self.dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         )

@@ -1,0 +1,264 @@
+"""Load on the HTTP API: N concurrent clients, each on its own thread, asking for S seconds.
+
+    python benchmarks/load.py --clients 50 --seconds 60 --json benchmarks/results/load_50x60.json
+
+Without ``--url`` it starts ``citegraph serve`` on a free loopback port over ``--store`` (ingesting
+``--corpus`` first when the store is empty) and stops it by PID at the end. Every client keeps one thread
+id; afterwards each thread's history is read back and must hold exactly that client's questions, in order,
+once each (no lost or mixed-up threads). Prints and saves
+``{"requests", "errors", "rps", "p50_ms", "p95_ms", ...}``. Latency is end to end (the answer's last byte).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine  # noqa: E402
+
+QUESTIONS = [
+    "Who is Sherlock Holmes?",
+    "Where did Watson serve as a surgeon?",
+    "What did Holmes find written on the wall?",
+    "Who was Jefferson Hope?",
+    "What is Baker Street?",
+    "Who is Lestrade?",
+    "What did the ring prove?",
+    "Why did Drebber come to London?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(store: Path, workers: int, api_key: str, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "citegraph.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store",
+        str(store),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    env = {**os.environ, "CITEGRAPH_API_KEY": api_key}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_server(process)
+    raise SystemExit(f"the server did not start:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def ensure_store(store: Path, corpus: list[Path]) -> None:
+    from citegraph.retrieval.store import HybridStore
+    from citegraph.settings import Settings
+
+    hybrid = HybridStore(Settings(store_dir=store))
+    empty = hybrid.is_empty()
+    hybrid.close()
+    if empty:
+        print(f"ingesting {', '.join(map(str, corpus))} into {store}", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "citegraph.cli", "ingest", *map(str, corpus), "--store", str(store)],
+            cwd=ROOT,
+            check=True,
+        )
+
+
+async def client_loop(
+    index: int, http: httpx.AsyncClient, run_id: str, deadline: float, stream: bool, timeout: float
+) -> dict[str, Any]:
+    thread_id = f"load-{run_id}-{index}"
+    asked: list[str] = []
+    latencies: list[float] = []
+    errors: list[str] = []
+    mixed = 0
+    turn = 0
+    while time.monotonic() < deadline:
+        question = QUESTIONS[(index + turn) % len(QUESTIONS)]
+        turn += 1
+        body = {
+            "model": "citegraph-rag",
+            "messages": [{"role": "user", "content": question}],
+            "thread_id": thread_id,
+            "stream": stream,
+        }
+        started = time.perf_counter()
+        try:
+            if stream:
+                final: dict[str, Any] = {}
+                async with http.stream(
+                    "POST", "/v1/chat/completions", json=body, timeout=timeout
+                ) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: {"):
+                            chunk = json.loads(line[6:])
+                            if "error" in chunk:
+                                raise RuntimeError(chunk["error"]["message"])
+                            if chunk.get("thread_id"):
+                                final = chunk
+            else:
+                response = await http.post("/v1/chat/completions", json=body, timeout=timeout)
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+                final = response.json()
+            latencies.append((time.perf_counter() - started) * 1000)
+            asked.append(question)
+            if final.get("thread_id") != thread_id:
+                mixed += 1
+        except Exception as error:  # counted, reported, and the client goes on
+            errors.append(f"{type(error).__name__}: {error}"[:300])
+    return {"thread_id": thread_id, "asked": asked, "latencies": latencies, "errors": errors, "mixed": mixed}
+
+
+async def check_thread(http: httpx.AsyncClient, result: dict[str, Any]) -> bool:
+    """The thread's history holds exactly this client's questions, in order."""
+    response = await http.get(f"/api/threads/{result['thread_id']}", timeout=120)
+    if response.status_code != 200:
+        return not result["asked"]
+    history = [turn["question"] for turn in response.json().get("history", [])]
+    return history == result["asked"]
+
+
+async def run_load(
+    url: str, api_key: str, clients: int, seconds: float, stream: bool, timeout: float
+) -> dict:
+    run_id = f"{int(time.time())}-{os.getpid()}"
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
+        started = time.monotonic()
+        deadline = started + seconds
+        results = await asyncio.gather(
+            *(client_loop(i, http, run_id, deadline, stream, timeout) for i in range(clients))
+        )
+        elapsed = time.monotonic() - started
+        checks = await asyncio.gather(*(check_thread(http, r) for r in results))
+    latencies = sorted(ms for r in results for ms in r["latencies"])
+    errors = [e for r in results for e in r["errors"]]
+    ok = len(latencies)
+
+    def pct(p: float) -> float | None:
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))], 1)
+
+    return {
+        "requests": ok + len(errors),
+        "errors": len(errors),
+        "rps": round(ok / elapsed, 3),
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+        "clients": clients,
+        "seconds": seconds,
+        "elapsed_s": round(elapsed, 2),
+        "stream": stream,
+        "threads_checked": len(checks),
+        "threads_mixed_or_lost": sum(not ok for ok in checks) + sum(r["mixed"] for r in results),
+        "error_samples": sorted(set(errors))[:10],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--json", type=Path, help="Also save the result here.")
+    parser.add_argument("--url", help="An already running server (else one is started here).")
+    parser.add_argument("--api-key", default=os.environ.get("CITEGRAPH_API_KEY", ""))
+    parser.add_argument(
+        "--store", type=Path, help="Store the started server serves (default: a temporary one)."
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "examples/corpus/a_study_in_scarlet.txt"],
+        help="Ingested when the store is empty.",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the started server.")
+    parser.add_argument("--stream", action="store_true", help="Use SSE streaming requests.")
+    parser.add_argument("--timeout", type=float, default=300, help="Per-request timeout (s).")
+    args = parser.parse_args()
+
+    process = None
+    server: dict[str, Any] = {"url": args.url}
+    with tempfile.TemporaryDirectory(prefix="citegraph-load-") as scratch:
+        if not args.url:
+            store = args.store or Path(scratch) / "store"
+            ensure_store(store, args.corpus)
+            args.api_key = args.api_key or "load-benchmark-key"
+            process, url = start_server(store, args.workers, args.api_key, Path(scratch) / "server.log")
+            server = {"url": url, "workers": args.workers, "store": str(store), "pid": process.pid}
+        try:
+            result = asyncio.run(
+                run_load(server["url"], args.api_key, args.clients, args.seconds, args.stream, args.timeout)
+            )
+        finally:
+            if process is not None:
+                stop_server(process)
+    result |= {"server": server, "machine": machine()}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

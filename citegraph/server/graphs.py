@@ -1,0 +1,330 @@
+"""Runs the served graphs: one compiled graph per model name, one checkpointer, threads serialized.
+
+Everything here is synchronous (the checkpointers the project uses are sync); the HTTP layer calls it from
+worker threads. A run's options (review, strategy, top_k) are stored in its checkpoint metadata so that a
+review can be resumed by any worker, even one started after the first died.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import queue
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.types import Command
+
+from citegraph.server.errors import ApiError
+from citegraph.settings import Settings
+
+log = logging.getLogger("citegraph.server")
+
+RAG_MODEL = "citegraph-rag"
+ASSISTANT_MODEL = "citegraph-assistant"
+_OPTIONS_KEY = "citegraph_run"  # configurable key persisted into checkpoint metadata (a JSON string)
+_LOCK_STRIPES = 256
+
+
+@dataclass
+class GraphSpec:
+    """How one model name maps onto a compiled graph."""
+
+    name: str
+    graph: Any  # a compiled LangGraph graph with a checkpointer
+    context: Callable[[dict[str, Any]], Any]  # run options -> the graph's runtime context
+    make_input: Callable[[str, Any], dict[str, Any]] = field(
+        default=lambda question, context: {"question": question}
+    )
+    description: str = ""
+
+
+@dataclass
+class RunOutcome:
+    """Where a run ended: a finished answer, or a draft waiting for a human review."""
+
+    thread_id: str
+    model: str
+    status: Literal["completed", "review"]
+    answer: dict[str, Any]
+    review: dict[str, Any] | None = None
+
+
+def build_context(cls: type, options: dict[str, Any], settings: Settings) -> Any:
+    """An instance of the context dataclass ``cls`` with the options it has fields for."""
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in options.items() if k in names and v is not None}
+    if "store_dir" in names:
+        values["store_dir"] = str(settings.store_dir)
+    return cls(**values)
+
+
+def rag_spec(settings: Settings, checkpointer: Any) -> GraphSpec:
+    from citegraph.graphs.rag import RagContext, builder
+
+    graph = builder.compile(checkpointer=checkpointer)
+    state_keys = set(getattr(builder, "channels", {}) or {})
+
+    def make_input(question: str, context: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {"question": question}
+        if "client_context" in state_keys:  # saved in the thread so any process (or the CLI) can resume it
+            payload["client_context"] = {
+                f.name: getattr(context, f.name) for f in dataclasses.fields(context) if f.name != "pipeline"
+            }
+        return payload
+
+    return GraphSpec(
+        RAG_MODEL,
+        graph,
+        lambda options: build_context(RagContext, options, settings),
+        make_input=make_input,
+        description="Cited answers from the ingested documents (every sentence carries [n] markers).",
+    )
+
+
+def assistant_spec(settings: Settings, checkpointer: Any) -> GraphSpec | None:
+    """The tool-routing assistant graph, if this install has it (imported lazily)."""
+    try:
+        from citegraph.graphs import assistant
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("citegraph.graphs.assistant"):
+            return None
+        raise
+    builder = getattr(assistant, "builder", None)
+    if builder is None:
+        return None
+    context_cls = getattr(builder, "context_schema", None)
+    channels = getattr(builder, "channels", {}) or {}
+
+    def make_input(question: str, context: Any) -> dict[str, Any]:
+        if "messages" in channels and "question" not in channels:
+            return {"messages": [{"role": "user", "content": question}]}
+        return {"question": question}
+
+    def context(options: dict[str, Any]) -> Any:
+        # The assistant's human step is the plan review; its answers' depth is top_k.
+        return build_context(context_cls, {**options, "approve_plan": options.get("review")}, settings)
+
+    return GraphSpec(
+        ASSISTANT_MODEL,
+        builder.compile(checkpointer=checkpointer),
+        context,
+        make_input=make_input,
+        description="Tool-routing planner over the documents; keeps the citations of the steps it used.",
+    )
+
+
+def _answer_from(values: dict[str, Any]) -> dict[str, Any]:
+    """The structured answer of a finished run's state (rag: ``answer``; message graphs: the last message)."""
+    answer = values.get("answer")
+    if isinstance(answer, dict):
+        return dict(answer)
+    messages = values.get("messages") or []
+    text = ""
+    if messages:
+        last = messages[-1]
+        text = getattr(last, "content", None) or (last.get("content") if isinstance(last, dict) else "")
+    return {
+        "question": values.get("question", ""),
+        "answer": str(text or ""),
+        "citations": [],
+        "abstained": False,
+        "verified": False,
+    }
+
+
+def enrich(answer: dict[str, Any]) -> dict[str, Any]:
+    """Fill the answer's flags; give each citation the ``source_id`` the passage endpoint takes."""
+    from citegraph.ingest.pipeline import source_id_for
+
+    answer = dict(answer)
+    answer.setdefault("abstained", False)
+    answer.setdefault("verified", False)
+    answer["citations"] = [
+        {**c, "source_id": source_id_for(c["source"])} if c.get("source") and c.get("chunk_id") else dict(c)
+        for c in answer.get("citations") or []
+    ]
+    return answer
+
+
+def _invalid_question(error: Exception) -> ApiError:
+    return ApiError(400, f"invalid question: {error}", code="invalid_question", param="messages")
+
+
+class GraphService:
+    """The served graphs over one checkpointer."""
+
+    def __init__(self, settings: Settings, checkpointer: Any, specs: list[GraphSpec]) -> None:
+        self.settings = settings
+        self.checkpointer = checkpointer
+        self.specs = {spec.name: spec for spec in specs}
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def spec(self, model: str) -> GraphSpec:
+        spec = self.specs.get(model)
+        if spec is None:
+            hint = " (the assistant graph is not part of this install)" if model == ASSISTANT_MODEL else ""
+            raise ApiError(
+                404,
+                f"the model '{model}' does not exist{hint}; available: {', '.join(sorted(self.specs))}",
+                type="invalid_request_error",
+                code="model_not_found",
+                param="model",
+            )
+        return spec
+
+    def _lock(self, thread_id: str) -> threading.Lock:
+        return self._locks[zlib.crc32(thread_id.encode()) % _LOCK_STRIPES]
+
+    @staticmethod
+    def new_thread_id() -> str:
+        return f"thread-{uuid.uuid4().hex}"
+
+    @staticmethod
+    def _config(thread_id: str, model: str | None = None, options: dict[str, Any] | None = None) -> dict:
+        configurable: dict[str, Any] = {"thread_id": thread_id}
+        if model is not None:
+            configurable[_OPTIONS_KEY] = json.dumps({"model": model, "options": options or {}})
+        return {"configurable": configurable, "recursion_limit": 100}
+
+    def _outcome(self, spec: GraphSpec, thread_id: str) -> RunOutcome:
+        snapshot = spec.graph.get_state(self._config(thread_id))
+        for item in snapshot.interrupts or ():
+            value = item.value if isinstance(item.value, dict) else {"value": item.value}
+            draft = value.get("answer") if isinstance(value.get("answer"), dict) else {}
+            return RunOutcome(thread_id, spec.name, "review", enrich(draft), value)
+        return RunOutcome(thread_id, spec.name, "completed", enrich(_answer_from(snapshot.values or {})))
+
+    def _run(
+        self,
+        spec: GraphSpec,
+        question: str | None,
+        thread_id: str,
+        options: dict,
+        on_token=None,
+        resume: Any = None,
+    ) -> None:
+        from citegraph.agents.normalizer import QueryError
+        from citegraph.agents.reviewer import ReviewError
+        from citegraph.retrieval.embeddings import ModelNotFoundError
+
+        config = self._config(thread_id, spec.name, options)
+        context = spec.context(options)
+        payload = Command(resume=resume) if question is None else spec.make_input(question, context)
+        try:
+            if on_token is None:
+                spec.graph.invoke(payload, config, context=context)
+                return
+            for mode, chunk in spec.graph.stream(
+                payload, config, context=context, stream_mode=["custom", "updates"]
+            ):
+                if mode == "custom" and isinstance(chunk, dict) and chunk.get("event") == "token":
+                    on_token(str(chunk.get("text", "")))
+        except QueryError as error:
+            raise _invalid_question(error) from None
+        except ReviewError as error:
+            raise ApiError(400, f"invalid review decision: {error}", code="invalid_decision") from None
+        except ModelNotFoundError as error:
+            raise ApiError(400, f"model not available: {error}", code="model_unavailable") from None
+
+    # -- runs ---------------------------------------------------------------------------------------------
+    def ask(self, model: str, question: str, thread_id: str, options: dict, on_token=None) -> RunOutcome:
+        """Ask ``question`` on ``thread_id`` (new or existing); a pending review is an error (409)."""
+        spec = self.spec(model)
+        with self._lock(thread_id):
+            self._no_pending_review(spec, thread_id)
+            self._run(spec, question, thread_id, options, on_token)
+            return self._outcome(spec, thread_id)
+
+    def resume(self, thread_id: str, decision: dict[str, Any]) -> RunOutcome:
+        """Resume the review interrupt of ``thread_id`` with ``decision`` (approve, edit or reject)."""
+        with self._lock(thread_id):
+            model, options = self._thread_run(thread_id)
+            spec = self.spec(model)
+            snapshot = spec.graph.get_state(self._config(thread_id))
+            if not snapshot.interrupts:
+                raise ApiError(409, f"thread '{thread_id}' has no review waiting", code="no_pending_review")
+            self._run(spec, None, thread_id, options, resume=decision)
+            return self._outcome(spec, thread_id)
+
+    def stream(self, model: str, question: str, thread_id: str, options: dict) -> Iterator[tuple[str, Any]]:
+        """Yield ``("token", text)`` as it runs, then ``("done", RunOutcome)`` or ``("error", ApiError)``.
+
+        The run happens in its own thread, so a client that goes away mid-stream never leaves a half-written
+        checkpoint or a held thread lock behind.
+        """
+        spec = self.spec(model)  # unknown model: raise before the response starts
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def work() -> None:
+            try:
+                outcome = self.ask(
+                    spec.name, question, thread_id, options, lambda t: events.put(("token", t))
+                )
+                events.put(("done", outcome))
+            except ApiError as error:
+                events.put(("error", error))
+            except Exception as error:
+                log.exception("run failed on thread %s", thread_id)
+                events.put(
+                    ("error", ApiError(500, f"the run failed: {type(error).__name__}", type="server_error"))
+                )
+
+        threading.Thread(target=work, name=f"run-{thread_id}", daemon=True).start()
+        while True:
+            kind, value = events.get()
+            yield kind, value
+            if kind != "token":
+                return
+
+    # -- threads ------------------------------------------------------------------------------------------
+    def _thread_run(self, thread_id: str) -> tuple[str, dict]:
+        """The model and options of the last run on ``thread_id`` (404 if the thread does not exist)."""
+        for spec in self.specs.values():
+            snapshot = spec.graph.get_state(self._config(thread_id))
+            if snapshot.created_at is None:
+                continue
+            raw = (snapshot.metadata or {}).get(_OPTIONS_KEY)
+            try:
+                stored = json.loads(raw) if raw else {}
+            except ValueError:
+                stored = {}
+            return stored.get("model", spec.name), stored.get("options", {})
+        raise ApiError(404, f"no thread '{thread_id}'", code="thread_not_found")
+
+    def _no_pending_review(self, spec: GraphSpec, thread_id: str) -> None:
+        snapshot = spec.graph.get_state(self._config(thread_id))
+        if snapshot.interrupts:
+            raise ApiError(
+                409,
+                f"thread '{thread_id}' is waiting for a review: approve, edit or reject it first "
+                f"(POST /api/threads/{thread_id}/review)",
+                code="review_pending",
+            )
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        """The thread's conversation, last answer and any pending review."""
+        model, options = self._thread_run(thread_id)
+        spec = self.spec(model)
+        snapshot = spec.graph.get_state(self._config(thread_id))
+        values = snapshot.values or {}
+        outcome = self._outcome(spec, thread_id)
+        return {
+            "thread_id": thread_id,
+            "model": model,
+            "options": options,
+            "status": outcome.status,
+            "question": values.get("question"),
+            "answer": outcome.answer,  # the draft while a review is pending
+            "review": outcome.review,
+            "history": list(values.get("history") or []),
+            "updated_at": snapshot.created_at,
+        }

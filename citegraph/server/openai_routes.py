@@ -1,0 +1,185 @@
+"""OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions`` (JSON or SSE).
+
+The model name picks the graph. The answer text keeps its [n] markers; the response carries what OpenAI's
+shape cannot as extra top-level fields: ``citations``, ``thread_id``, ``status`` ("completed" or "review"),
+``review`` (the interrupt, when a human must approve), ``abstained`` and ``verified``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from citegraph.server.errors import ApiError
+from citegraph.server.graphs import GraphService, RunOutcome
+from citegraph.server.schemas import THREAD_ID, ChatCompletionRequest
+
+router = APIRouter(prefix="/v1")
+
+
+def _service(request: Request) -> GraphService:
+    return request.app.state.service
+
+
+def _thread_id(request: Request, body: ChatCompletionRequest) -> str:
+    import re
+
+    header = request.headers.get("x-thread-id")
+    thread_id = body.thread_id or header or body.user
+    if thread_id is None:
+        return GraphService.new_thread_id()
+    if not re.match(THREAD_ID, thread_id):
+        raise ApiError(
+            400,
+            "a thread id (thread_id, X-Thread-Id or user) is 1-200 of [A-Za-z0-9._:@+-]",
+            param="thread_id",
+        )
+    return thread_id
+
+
+def _options(request: Request, body: ChatCompletionRequest) -> dict[str, Any]:
+    review = body.review if body.review is not None else request.app.state.config.default_review
+    return {"review": review, "strategy": body.strategy, "top_k": body.top_k}
+
+
+def _extras(outcome: RunOutcome) -> dict[str, Any]:
+    answer = outcome.answer
+    return {
+        "thread_id": outcome.thread_id,
+        "status": outcome.status,
+        "citations": answer.get("citations", []),
+        "abstained": bool(answer.get("abstained")),
+        "verified": bool(answer.get("verified")),
+        "review": outcome.review,
+    }
+
+
+def _usage(question: str, text: str) -> dict[str, int]:
+    # Whitespace-separated words, not model tokens: the extractive strategy has no tokenizer.
+    prompt, completion = len(question.split()), len(text.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict:
+    created = request.app.state.started
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": name,
+                "object": "model",
+                "created": created,
+                "owned_by": "citegraph",
+                "description": s.description,
+            }
+            for name, s in sorted(_service(request).specs.items())
+        ],
+    }
+
+
+@router.get("/models/{model}")
+async def get_model(request: Request, model: str) -> dict:
+    spec = _service(request).spec(model)
+    created = request.app.state.started
+    return {"id": spec.name, "object": "model", "created": created, "owned_by": "citegraph"}
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request, body: ChatCompletionRequest):
+    config = request.app.state.config
+    if len(body.messages) > config.max_messages:
+        raise ApiError(400, f"at most {config.max_messages} messages per request", param="messages")
+    service = _service(request)
+    service.spec(body.model)  # 404 for an unknown model before anything runs
+    question = body.question()
+    thread_id = _thread_id(request, body)
+    options = _options(request, body)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    headers = {"X-Thread-Id": thread_id}
+    if body.stream:
+        events = service.stream(body.model, question, thread_id, options)
+        return StreamingResponse(
+            _sse(events, completion_id, created, body.model, question),
+            media_type="text/event-stream",
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    outcome = await run_in_threadpool(service.ask, body.model, question, thread_id, options)
+    text = outcome.answer.get("answer", "")
+    payload = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": body.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage(question, text),
+        **_extras(outcome),
+    }
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(payload, headers=headers)
+
+
+def _sse(
+    events: Iterator[tuple[str, Any]], cid: str, created: int, model: str, question: str
+) -> Iterator[str]:
+    """Chat-completion chunks: the role, the answer's tokens as they come, then a last chunk with the
+    finish reason and the citations (OpenAI clients ignore the extra fields), then ``[DONE]``."""
+
+    def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed = ""
+    for kind, value in events:
+        if kind == "token":
+            if value:
+                streamed += value
+                yield chunk({"content": value})
+            continue
+        if kind == "error":
+            yield f"data: {json.dumps(value.body(), ensure_ascii=False)}\n\n"
+            break
+        outcome: RunOutcome = value
+        text = outcome.answer.get("answer", "")
+        if not streamed:  # a graph or strategy that does not stream tokens: send the whole answer now
+            for piece in _pieces(text):
+                yield chunk({"content": piece})
+        elif text.startswith(streamed) and text != streamed:
+            yield chunk({"content": text[len(streamed) :]})
+        extras = _extras(outcome)
+        if streamed and not text.startswith(streamed):
+            extras["content"] = text  # the final text differs from what was streamed: this one counts
+        yield chunk({}, "stop", usage=_usage(question, text), **extras)
+    yield "data: [DONE]\n\n"
+
+
+def _pieces(text: str, size: int = 4) -> Iterator[str]:
+    """Split ``text`` into chunks of a few words, keeping every character (spaces included)."""
+    words = text.split(" ")
+    for i in range(0, len(words), size):
+        piece = " ".join(words[i : i + size])
+        yield piece if i + size >= len(words) else piece + " "

@@ -1,0 +1,208 @@
+"""The scale-out path, against real servers started here: a Chroma server (``chroma run``) and a Postgres
+cluster (``initdb`` + ``pg_ctl`` in a temporary folder), chosen by Settings (``CITEGRAPH_CHROMA_URL``,
+``CITEGRAPH_CHECKPOINT_URL``) with no code change. The HTTP tests of ``test_server`` run again in this mode,
+then two API servers share one store: a review started on one is resumed on the other after the first is
+killed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.corpus import write_corpus
+from tests.integration.test_server import (  # the same HTTP tests, now against the scale-out servers
+    ServerProcess,
+    free_port,
+    ingest,
+    openai_client,
+    test_conversation_memory_and_review_over_http,
+    test_openai_client_non_streaming_and_models,
+    test_openai_client_streaming_matches_the_answer,
+    test_upload_ask_and_remove_a_source,
+)
+
+pytestmark = pytest.mark.integration
+
+__all__ = [
+    "test_conversation_memory_and_review_over_http",
+    "test_openai_client_non_streaming_and_models",
+    "test_openai_client_streaming_matches_the_answer",
+    "test_upload_ask_and_remove_a_source",
+]
+
+PG_BIN = Path(os.environ.get("CITEGRAPH_PG_BIN", "/usr/local/bin"))
+
+
+def _pg_command(*args: str) -> list[str]:
+    """Postgres refuses to run as root: run it as the ``postgres`` user then."""
+    command = [str(PG_BIN / args[0]), *args[1:]]
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
+        pytest.skip(f"Postgres binaries (initdb, pg_ctl) not found in {PG_BIN} (set CITEGRAPH_PG_BIN)")
+    if os.geteuid() == 0 and (shutil.which("runuser") is None or _no_user("postgres")):
+        pytest.skip("running as root needs the 'postgres' user and runuser to start Postgres")
+    pytest.importorskip("langgraph.checkpoint.postgres", reason="the `postgres` extra is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="citegraph-pg-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+    subprocess.run(
+        _pg_command("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} -c fsync=off"
+    subprocess.run(
+        _pg_command("pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "pg.log"), "-w", "start"),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _pg_command("pg_ctl", "-D", str(data), "-m", "immediate", "stop"), capture_output=True, timeout=60
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _no_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    chroma = Path(sys.executable).parent / "chroma"  # the venv's `chroma` beside this python
+    chroma = chroma if chroma.exists() else Path(shutil.which("chroma") or "")
+    if not chroma.name:
+        pytest.skip("the `chroma` command (chromadb's server) is not installed")
+    folder = tmp_path_factory.mktemp("chroma")
+    port = free_port()
+    log = (folder / "chroma.log").open("wb")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma did not start:\n{(folder / 'chroma.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def scale_env(postgres_url, chroma_url) -> dict[str, str]:
+    return {"CITEGRAPH_CHECKPOINT_URL": postgres_url, "CITEGRAPH_CHROMA_URL": chroma_url}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, scale_env):
+    """What test_server's tests use, in scale-out mode (overrides its fixture for the imported tests)."""
+    root = tmp_path_factory.mktemp("served-scale-out")
+    write_corpus(root / "corpus")
+    ingest(root / "store", root / "corpus", scale_env)
+    assert not (root / "store" / "chroma").exists(), "vectors went to embedded Chroma, not the server"
+    server = ServerProcess(root / "store", root / "server.log", env=scale_env).wait_ready()
+    yield server, root
+    server.stop()
+
+
+def test_the_stores_are_the_servers(served, scale_env) -> None:
+    import chromadb
+    import psycopg
+
+    server, root = served
+    port = int(scale_env["CITEGRAPH_CHROMA_URL"].rsplit(":", 1)[1])
+    collection = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection("citegraph")
+    assert collection.count() > 0
+    completion = openai_client(server).chat.completions.create(
+        model="citegraph-rag",
+        messages=[{"role": "user", "content": "What mirror does the Pellam telescope have?"}],
+        extra_body={"thread_id": "pg-check"},
+    )
+    assert "2.4" in completion.choices[0].message.content
+    with psycopg.connect(scale_env["CITEGRAPH_CHECKPOINT_URL"]) as connection:
+        rows = connection.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", ("pg-check",)
+        ).fetchone()
+    assert rows[0] > 0
+    assert not (root / "store" / "checkpoints.sqlite").exists()
+
+
+def test_two_workers_share_threads_and_survive_a_kill(served, scale_env, tmp_path: Path) -> None:
+    _, root = served
+    store = root / "store"
+    first = ServerProcess(store, tmp_path / "a.log", env=scale_env).wait_ready()
+    second = ServerProcess(store, tmp_path / "b.log", env=scale_env).wait_ready()
+    try:
+        ask = openai_client(first).chat.completions.create
+        ask(
+            model="citegraph-rag",
+            messages=[{"role": "user", "content": "Who kept the Hollowell lighthouse?"}],
+            extra_body={"thread_id": "shared"},
+        )
+        draft = ask(
+            model="citegraph-rag",
+            messages=[{"role": "user", "content": "What did the harbour board give her?"}],
+            extra_body={"thread_id": "shared", "review": True},
+        )
+        assert draft.model_extra["status"] == "review"
+        first.kill()
+        # The other worker sees the pending review (Postgres) and resumes it.
+        thread = httpx.get(f"{second.url}/api/threads/shared", headers=second.headers()).json()
+        assert thread["status"] == "review" and len(thread["history"]) == 1
+        done = httpx.post(
+            f"{second.url}/api/threads/shared/review",
+            json={"action": "approve"},
+            headers=second.headers(),
+            timeout=300,
+        ).json()
+        assert done["status"] == "completed" and done["answer"]["answer"] == draft.choices[0].message.content
+        thread = httpx.get(f"{second.url}/api/threads/shared", headers=second.headers()).json()
+        assert [t["question"] for t in thread["history"]] == [
+            "Who kept the Hollowell lighthouse?",
+            "What did the harbour board give her?",
+        ]
+    finally:
+        first.stop()
+        second.stop()

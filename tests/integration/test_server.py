@@ -1,0 +1,283 @@
+"""The real server (``citegraph serve`` under uvicorn on a free loopback port, started here and stopped by
+PID) answering the official ``openai`` client, plus the native endpoints: upload, sources, threads, review,
+and a killed worker whose pending review another process resumes from the checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.corpus import write_corpus
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "test-key-123"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """``citegraph serve`` in a subprocess on a free port; ``stop()`` ends it by its PID."""
+
+    def __init__(
+        self, store: Path, log: Path, env: dict[str, str] | None = None, workers: int = 1, api_key: str = KEY
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api_key = api_key
+        self.log = log
+        command = [
+            sys.executable,
+            "-m",
+            "citegraph.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--store",
+            str(store),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+        full_env = {**os.environ, "CITEGRAPH_API_KEY": api_key, "OMP_NUM_THREADS": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.process.pid
+
+    def wait_ready(self, timeout: float = 240) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the server did not start in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group (uvicorn's workers too), as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def ingest(store: Path, folder: Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "citegraph.cli", "ingest", str(folder), "--store", str(store), "--json"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    write_corpus(root / "corpus")
+    ingest(root / "store", root / "corpus")
+    server = ServerProcess(root / "store", root / "server.log").wait_ready()
+    yield server, root
+    server.stop()
+
+
+def openai_client(server: ServerProcess, key: str | None = None):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{server.url}/v1", api_key=key or server.api_key, max_retries=0, timeout=300)
+
+
+def check_citations(citations: list[dict]) -> None:
+    assert citations
+    for c in citations:
+        text = Path(c["source"]).read_bytes()  # quote == source_text[start:end] (checked on the txt source)
+        assert c["quote"] and c["end"] > c["start"]
+        if c["source"].endswith(".txt"):
+            assert c["quote"] == text.decode()[c["start"] : c["end"]]
+
+
+def test_openai_client_non_streaming_and_models(served) -> None:
+    server, _ = served
+    client = openai_client(server)
+    assert [m.id for m in client.models.list()] == ["citegraph-rag"] or "citegraph-rag" in [
+        m.id for m in client.models.list()
+    ]
+    completion = client.chat.completions.create(
+        model="citegraph-rag",
+        messages=[{"role": "user", "content": "How many sailors did Marta Vance save?"}],
+    )
+    text = completion.choices[0].message.content
+    assert "nine" in text and "[1]" in text
+    extra = completion.model_extra
+    assert extra["status"] == "completed" and extra["thread_id"]
+    check_citations(extra["citations"])
+    assert any("lighthouse.txt" in c["source"] for c in extra["citations"])
+
+
+def test_openai_client_streaming_matches_the_answer(served) -> None:
+    server, _ = served
+    client = openai_client(server)
+    question = [{"role": "user", "content": "Who designed the Kestrel bridge?"}]
+    stream = client.chat.completions.create(model="citegraph-rag", messages=question, stream=True)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert "Agnes Thorne" in text and "[1]" in text
+    citations = last.model_extra["citations"]
+    assert any(c["source"].endswith("bridge.pdf") for c in citations)
+    again = client.chat.completions.create(model="citegraph-rag", messages=question)
+    assert again.choices[0].message.content == text
+
+
+def test_errors_reach_the_openai_client_as_its_exceptions(served) -> None:
+    import openai
+
+    server, _ = served
+    with pytest.raises(openai.AuthenticationError):
+        openai_client(server, key="wrong").models.list()
+    client = openai_client(server)
+    with pytest.raises(openai.NotFoundError, match=r"no-such-model"):
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match="question"):
+        client.chat.completions.create(
+            model="citegraph-rag", messages=[{"role": "user", "content": "  \x00 "}]
+        )
+
+
+def test_conversation_memory_and_review_over_http(served) -> None:
+    server, _ = served
+    client = openai_client(server)
+    tid = f"conv-{time.time_ns()}"
+    client.chat.completions.create(
+        model="citegraph-rag",
+        messages=[{"role": "user", "content": "Where is the Pellam observatory?"}],
+        extra_body={"thread_id": tid},
+    )
+    draft = client.chat.completions.create(
+        model="citegraph-rag",
+        messages=[{"role": "user", "content": "Who discovered the comet Korda-7?"}],
+        extra_body={"thread_id": tid, "review": True},
+    )
+    assert draft.model_extra["status"] == "review" and draft.model_extra["review"]["type"] == "review"
+    thread = httpx.get(f"{server.url}/api/threads/{tid}", headers=server.headers()).json()
+    assert thread["status"] == "review" and thread["options"]["review"] is True
+    assert len(thread["history"]) == 1  # the first turn; the second waits for its review
+    done = httpx.post(
+        f"{server.url}/api/threads/{tid}/review",
+        json={"action": "approve"},
+        headers=server.headers(),
+        timeout=300,
+    ).json()
+    assert done["status"] == "completed" and "Ilse Korda" in done["answer"]["answer"]
+    thread = httpx.get(f"{server.url}/api/threads/{tid}", headers=server.headers()).json()
+    assert [turn["question"] for turn in thread["history"]] == [
+        "Where is the Pellam observatory?",
+        "Who discovered the comet Korda-7?",
+    ]
+
+
+def test_upload_ask_and_remove_a_source(served, tmp_path: Path) -> None:
+    server, _ = served
+    note = (
+        "The Vellin glassworks was founded by Petra Osk in 1874. It made green bottles for the town of Ambry."
+    )
+    files = {"files": ("glassworks.txt", note.encode(), "text/plain")}
+    report = httpx.post(
+        f"{server.url}/api/sources", files=files, headers=server.headers(), timeout=300
+    ).json()
+    assert report["ok"] and report["files"][0]["status"] == "added"
+    sources = httpx.get(f"{server.url}/api/sources", headers=server.headers()).json()["data"]
+    row = next(s for s in sources if s["name"] == "glassworks.txt")
+    client = openai_client(server)
+    answer = client.chat.completions.create(
+        model="citegraph-rag", messages=[{"role": "user", "content": "Who founded the Vellin glassworks?"}]
+    )
+    assert "Petra Osk" in answer.choices[0].message.content
+    cited = answer.model_extra["citations"][0]
+    passage = httpx.get(
+        f"{server.url}/api/sources/{cited['source_id']}/passage",
+        params={"start": cited["start"], "end": cited["end"]},
+        headers=server.headers(),
+    ).json()
+    assert passage["quote"] == cited["quote"]
+    # A bad upload of the same name is refused by the loader and the good file stays in place.
+    bad = {"files": ("glassworks.txt", b"\x00\x01\x02" * 10, "text/plain")}
+    httpx.post(f"{server.url}/api/sources", files=bad, headers=server.headers(), timeout=300)
+    assert Path(row["source"]).read_text() == note
+    removed = httpx.delete(
+        f"{server.url}/api/sources/{row['source_id']}", headers=server.headers(), timeout=300
+    )
+    assert removed.status_code == 200 and removed.json()["files"][0]["status"] == "removed"
+    sources = httpx.get(f"{server.url}/api/sources", headers=server.headers()).json()["data"]
+    assert "glassworks.txt" not in {s["name"] for s in sources}
+
+
+def test_a_killed_server_leaves_a_review_that_a_new_one_resumes(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_corpus(tmp_path / "corpus")
+    ingest(store, tmp_path / "corpus")
+    first = ServerProcess(store, tmp_path / "first.log").wait_ready()
+    try:
+        draft = openai_client(first).chat.completions.create(
+            model="citegraph-rag",
+            messages=[{"role": "user", "content": "When did the Quillon bakery's founder arrive?"}],
+            extra_body={"thread_id": "survivor", "review": True},
+        )
+        assert draft.model_extra["status"] == "review"
+    finally:
+        first.kill()
+    second = ServerProcess(store, tmp_path / "second.log").wait_ready()
+    try:
+        done = httpx.post(
+            f"{second.url}/api/threads/survivor/review",
+            json={"action": "approve"},
+            headers=second.headers(),
+            timeout=300,
+        ).json()
+        # Approving publishes exactly the draft the killed server had shown.
+        assert done["status"] == "completed" and done["answer"]["answer"] == draft.choices[0].message.content
+        assert done["answer"]["citations"] == draft.model_extra["citations"]
+    finally:
+        second.stop()
