@@ -175,7 +175,7 @@ class Verifier:
             return self._cache[source]
         sentences = [source[a:b] for a, b in sentence_spans(source)] or [source]
         passages = sentences + [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
-        self._cache[source] = (passages, self.embedder.embed_documents(passages))
+        self._cache[source] = (passages, self.embedder.embed_sentences(passages))
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return self._cache[source]

@@ -84,6 +84,42 @@ def eval_retrieval(
         )
 
 
+def eval_qa(
+    dataset: Annotated[Path, typer.Option("--dataset", help="SQuAD-format JSON (v1.1 or v2.0).")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results JSON here.")] = None,
+    strategy: Annotated[str, typer.Option(help="extract (no LLM) or generate.")] = "extract",
+    model: Annotated[str, typer.Option("--model", help="Model spec for generate.")] = "hf:smollm2",
+    limit: Annotated[int | None, typer.Option(help="Ask only the first N questions.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Most passages per answer.", min=1, max=20)] = 5,
+    abstention: Annotated[
+        bool, typer.Option(help="Also ask each question with its gold paragraph removed.")
+    ] = True,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Where cached stores live (default ~/.cache/citegraph/eval).")
+    ] = None,
+) -> None:
+    """Hit rate, answer recall, F1, citation precision, verified share, abstention and latency of the rag
+    graph on a SQuAD-format file (its paragraphs are the corpus)."""
+    from citegraph.eval.qa import QAConfig, evaluate_qa
+    from citegraph.retrieval.embeddings import ModelNotFoundError
+
+    if strategy not in ("extract", "generate"):
+        print(f"error: --strategy is extract or generate, not {strategy!r}", file=sys.stderr)
+        raise typer.Exit(2)
+    config = QAConfig(dataset, strategy, model, limit, k, cache_dir, abstention)
+    try:
+        result = evaluate_qa(config, log=_log)
+    except (FileNotFoundError, ModelNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    text = json.dumps(result, indent=2)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+    print(text)
+
+
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this subpackage's commands to the ``citegraph`` command groups."""
     eval_app.command("retrieval")(eval_retrieval)
+    eval_app.command("qa")(eval_qa)

@@ -8,6 +8,8 @@ opens the collection with ``query_texts``) embed with that same model instead of
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,12 +48,17 @@ def resolve_model_path(path: Path | str | None) -> Path:
     return resolved
 
 
+SENTENCE_CACHE = 50_000  # sentence vectors kept (~75 MB at 384-d)
+
+
 class Embedder:
     """One sentence-embedding model; vectors are L2-normalised so cosine = dot product."""
 
     def __init__(self, model_path: Path | str | None = None, batch_size: int = 64) -> None:
         self.model_path = resolve_model_path(model_path)
         self.batch_size = batch_size
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -85,6 +92,31 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query: a ``(dim,)`` float32 array."""
         return np.asarray(self.langchain.embed_query(text), dtype=np.float32)
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """``embed_documents`` with a per-text LRU cache: the answerer and the verifier embed the same
+        sentences of popular chunks again and again; ingestion does not go through here."""
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_cache))
+        if missing:
+            vectors = self.embed_documents(missing)
+            with self._cache_lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._sentence_cache[text] = vector
+                while len(self._sentence_cache) > SENTENCE_CACHE:
+                    self._sentence_cache.popitem(last=False)
+        with self._cache_lock:
+            found = []
+            for text in texts:
+                vector = self._sentence_cache.get(text)
+                if vector is None:  # evicted by a concurrent caller between the two steps
+                    vector = self.embed_documents([text])[0]
+                else:
+                    self._sentence_cache.move_to_end(text)
+                found.append(vector)
+        if not found:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(found)
 
 
 @register_embedding_function

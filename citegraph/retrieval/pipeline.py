@@ -8,6 +8,7 @@ for all variants, one Chroma call for all dense searches), which is what keeps a
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -285,12 +286,7 @@ class _Clock:
 
 
 def with_settings(pipeline: RetrievalPipeline, **changes: object) -> RetrievalPipeline:
-    """A pipeline over the same store (and vector cache) with some settings changed (for ablations)."""
-    clone = RetrievalPipeline(
-        pipeline.store, pipeline.settings.model_copy(update=changes), pipeline.chat_model
-    )
-    clone._vectors = pipeline._vectors
-    clone._vocabulary = pipeline._vocabulary
-    clone._sources = pipeline._sources
-    clone._queries = pipeline._queries
+    """The same pipeline (same class, store and caches) with some settings changed (ablations, contexts)."""
+    clone = copy.copy(pipeline)  # shallow: the vector, query and source caches stay shared
+    clone.settings = pipeline.settings.model_copy(update=changes)
     return clone
