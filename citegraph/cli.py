@@ -224,6 +224,12 @@ def ask(
     model: ModelOption = "hf:smollm2",
     review: ReviewFlag = False,
     thread: ThreadOption = None,
+    graph: Annotated[
+        str, typer.Option("--graph", help="rag (cited answer) or assistant (plans tool calls).")
+    ] = "rag",
+    planner: Annotated[
+        str, typer.Option("--planner", help="Assistant planner model spec (default: rules + embeddings).")
+    ] = "extractive",
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -235,9 +241,54 @@ def ask(
     from citegraph.graphs.threads import ask as ask_thread
 
     settings = _settings(store)
+    if graph == "assistant":
+        _ask_assistant(settings, question, k, planner, thread, as_json)
+        return
+    if graph != "rag":
+        raise _fail(f"--graph is rag or assistant, not {graph!r}")
     context = _context(settings, strategy, model, k, review)
     result = _run_rag(settings, ask_thread, not as_json, question, context, thread)
     _show(result, as_json, streamed=not as_json)
+
+
+def _ask_assistant(
+    settings: Settings, question: str, k: int, planner: str, thread: str | None, as_json: bool
+) -> None:
+    """Run the tool-routing assistant; on a terminal, approvals are asked interactively."""
+    from citegraph.agents.normalizer import QueryError
+    from citegraph.checkpoint import open_checkpointer
+    from citegraph.graphs.assistant import AssistantContext, run_assistant
+    from citegraph.retrieval.embeddings import ModelNotFoundError
+
+    context = AssistantContext(store_dir=str(settings.store_dir), top_k=k, planner_model=planner)
+
+    def approve(request: dict) -> str:
+        what = request.get("tool") or "plan"
+        details = request.get("args") or request.get("plan")
+        allowed = typer.confirm(f"Allow {what} {details}? {request.get('preview', '')}", err=True)
+        return "approve" if allowed else "reject"
+
+    try:
+        with open_checkpointer(settings) as saver:
+            answer = run_assistant(
+                question,
+                thread_id=thread,
+                checkpointer=saver,
+                context=context,
+                approve=approve if sys.stdin.isatty() and not as_json else None,
+            )
+    except (QueryError, ModelNotFoundError, ValueError) as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    if "pending" in answer:
+        out.print(f"waiting for approval: {answer['pending']}", highlight=False)
+        return
+    _print_answer(answer)
+    for step in answer.get("steps", []):
+        mark = "[green]ok[/green]" if step["ok"] else "[red]failed[/red]"
+        err.print(f"step {step['tool']}({step['args']}): {mark}", highlight=False)
 
 
 @app.command()

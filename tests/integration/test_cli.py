@@ -128,3 +128,23 @@ def test_demo_answers_from_the_bundled_corpus(tmp_path: Path) -> None:
     check_citations(answer, store)
     again = citegraph("demo", store=store, extra_env=env)  # second run: no re-ingest
     assert again.returncode == 0 and "Ingesting" not in again.stderr
+
+
+def test_ask_with_the_assistant_graph_reports_its_steps(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_corpus(tmp_path / "docs")
+    assert citegraph("ingest", str(tmp_path / "docs"), store=store).returncode == 0
+    asked = citegraph(
+        "ask",
+        "--graph",
+        "assistant",
+        "--json",
+        "What is 15% of 240, and who saved nine sailors?",
+        store=store,
+    )
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert [s["tool"] for s in answer["steps"]] == ["calculator", "cited_answer"]
+    assert all(s["ok"] for s in answer["steps"]) and "36" in answer["answer"]
+    assert {c["source"] for c in answer["citations"]} >= {"tool:calculator"}
+    assert any(c["source"].endswith("lighthouse.txt") for c in answer["citations"])
