@@ -28,7 +28,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,postgres]"
 	touch $@
 
 demo: $(VENV)/.installed

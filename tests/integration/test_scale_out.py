@@ -38,7 +38,23 @@ __all__ = [
     "test_upload_ask_and_remove_a_source",
 ]
 
-PG_BIN = Path(os.environ.get("CITEGRAPH_PG_BIN", "/usr/local/bin"))
+
+def _pg_bin() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` live: $CITEGRAPH_PG_BIN, else beside a ``pg_ctl`` on PATH, else
+    Debian's ``/usr/lib/postgresql/<version>/bin`` (the newest; not on PATH there)."""
+    if os.environ.get("CITEGRAPH_PG_BIN"):
+        return Path(os.environ["CITEGRAPH_PG_BIN"])
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(on_path).parent
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return debian[-1].parent if debian else Path("/usr/local/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def _pg_command(*args: str) -> list[str]:
@@ -52,7 +68,10 @@ def _pg_command(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres_url():
     if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        pytest.skip(f"Postgres binaries (initdb, pg_ctl) not found in {PG_BIN} (set CITEGRAPH_PG_BIN)")
+        pytest.skip(
+            f"Postgres binaries (initdb, pg_ctl) not found in {PG_BIN} "
+            "(apt-get install postgresql, or set CITEGRAPH_PG_BIN)"
+        )
     if os.geteuid() == 0 and (shutil.which("runuser") is None or _no_user("postgres")):
         pytest.skip("running as root needs the 'postgres' user and runuser to start Postgres")
     pytest.importorskip("langgraph.checkpoint.postgres", reason="the `postgres` extra is not installed")
