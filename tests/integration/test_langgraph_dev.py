@@ -234,3 +234,28 @@ def test_assistant_run_uses_the_calculator(client) -> None:
     assert [(s["tool"], s["ok"]) for s in answer["steps"]] == [("calculator", True)], answer
     assert "36" in answer["answer"], answer
     assert any(c["source"] == "tool:calculator" for c in answer["citations"]), answer
+
+
+def test_assistant_plan_approval_interrupts_and_resumes(client) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    waiting = client.runs.wait(
+        thread_id,
+        "assistant",
+        input={"messages": [{"role": "user", "content": "What is 15% of 240?"}]},
+        context={"approve_plan": True},
+    )
+    request = waiting["__interrupt__"][0]["value"]
+    assert request["type"] == "plan_approval"
+    assert [s["tool"] for s in request["plan"]] == ["calculator"]
+    assert client.threads.get_state(thread_id)["next"] == ["review_plan"]  # nothing ran yet
+
+    edited = [{"tool": "calculator", "args": {"expression": "20% of 240"}}]
+    final = client.runs.wait(
+        thread_id,
+        "assistant",
+        command={"resume": {"action": "edit", "plan": edited}},
+        context={"approve_plan": True},
+    )
+    answer = final["answer"]
+    assert [(s["tool"], s["ok"]) for s in answer["steps"]] == [("calculator", True)], answer
+    assert "48" in answer["answer"], answer  # the human's edited plan is what ran
