@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
+from citegraph.server.process import ServerProcess  # noqa: E402
 
 QUESTIONS = [
     "Who is Sherlock Holmes?",
@@ -42,59 +41,6 @@ QUESTIONS = [
     "What did the ring prove?",
     "Why did Drebber come to London?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(store: Path, workers: int, api_key: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "citegraph.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
-    env = {**os.environ, "CITEGRAPH_API_KEY": api_key}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop_server(process)
-    raise SystemExit(f"the server did not start:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 def ensure_store(store: Path, corpus: list[Path]) -> None:
@@ -243,15 +189,19 @@ def main() -> None:
             store = args.store or Path(scratch) / "store"
             ensure_store(store, args.corpus)
             args.api_key = args.api_key or "load-benchmark-key"
-            process, url = start_server(store, args.workers, args.api_key, Path(scratch) / "server.log")
-            server = {"url": url, "workers": args.workers, "store": str(store), "pid": process.pid}
+            process = ServerProcess(store, Path(scratch) / "server.log", args.api_key, workers=args.workers)
+            try:
+                process.wait_ready(timeout=300)
+            except RuntimeError as error:
+                raise SystemExit(str(error)) from None
+            server = {"url": process.url, "workers": args.workers, "store": str(store), "pid": process.pid}
         try:
             result = asyncio.run(
                 run_load(server["url"], args.api_key, args.clients, args.seconds, args.stream, args.timeout)
             )
         finally:
             if process is not None:
-                stop_server(process)
+                process.stop()
     result |= {"server": server, "machine": machine()}
     text = json.dumps(result, indent=2)
     print(text)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from citegraph.server.process import free_port
 from tests.integration.corpus import write_corpus
 
 pytestmark = pytest.mark.integration
@@ -40,12 +40,6 @@ OFFLINE = {
     "LANGSMITH_TRACING": "false",
     "OMP_NUM_THREADS": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def absolute_config(workdir: Path) -> Path:

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from citegraph.server.process import free_port
 from tests.integration.corpus import write_corpus
 from tests.integration.test_server import (  # the same HTTP tests, now against the scale-out servers
     ServerProcess,
-    free_port,
     ingest,
     openai_client,
     test_conversation_memory_and_review_over_http,

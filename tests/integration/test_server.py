@@ -5,8 +5,6 @@ and a killed worker whose pending review another process resumes from the checkp
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from citegraph.server.process import ServerProcess as SharedServerProcess
 from tests.integration.corpus import write_corpus
 
 pytestmark = pytest.mark.integration
@@ -23,82 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-123"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerProcess:
-    """``citegraph serve`` in a subprocess on a free port; ``stop()`` ends it by its PID."""
+class ServerProcess(SharedServerProcess):
+    """The shared server process with the test key and one torch thread per server."""
 
     def __init__(
         self, store: Path, log: Path, env: dict[str, str] | None = None, workers: int = 1, api_key: str = KEY
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api_key = api_key
-        self.log = log
-        command = [
-            sys.executable,
-            "-m",
-            "citegraph.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--store",
-            str(store),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
-        full_env = {**os.environ, "CITEGRAPH_API_KEY": api_key, "OMP_NUM_THREADS": "1", **(env or {})}
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=full_env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pid = self.process.pid
-
-    def wait_ready(self, timeout: float = 240) -> ServerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"the server did not start in {timeout}s:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the server's process group (uvicorn's workers too), as a crash would."""
-        if self.process.poll() is None:
-            os.killpg(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
+        super().__init__(store, log, api_key, env={"OMP_NUM_THREADS": "1", **(env or {})}, workers=workers)
 
 
 def ingest(store: Path, folder: Path, env: dict[str, str] | None = None) -> None:
