@@ -31,15 +31,19 @@ def sqlite_path(settings: Settings) -> Path:
     return Path(url).expanduser() if url else settings.store_dir.expanduser() / "checkpoints.sqlite"
 
 
+def is_postgres(settings: Settings) -> bool:
+    """Whether ``settings`` keep checkpoints in Postgres."""
+    return settings.checkpoint_url.strip().startswith(("postgres://", "postgresql://"))
+
+
 @contextmanager
 def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpointSaver]:
     """A ready checkpointer for ``settings``, closed on exit."""
     settings = settings or Settings()
-    url = settings.checkpoint_url.strip()
-    if url.startswith(("postgres://", "postgresql://")):
+    if is_postgres(settings):
         from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
 
-        with PostgresSaver.from_conn_string(url) as saver:
+        with PostgresSaver.from_conn_string(settings.checkpoint_url.strip()) as saver:
             saver.serde = serializer()
             saver.setup()
             yield saver

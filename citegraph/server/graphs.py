@@ -2,7 +2,10 @@
 
 Everything here is synchronous (the checkpointers the project uses are sync); the HTTP layer calls it from
 worker threads. A run's options (review, strategy, top_k) are stored in its checkpoint metadata so that a
-review can be resumed by any worker, even one started after the first died.
+review can be resumed by any worker, even one started after the first died. Runs hold a per-thread lock
+shared by all workers (``locks.py``); a thread whose last run stopped mid-way with nobody holding its lock
+lost its worker, and goes on from its last checkpoint when the same question is asked again (a client's
+retry) or on ``POST /api/threads/{id}/resume``.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import logging
 import queue
 import threading
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from langgraph.types import Command
 
 from citegraph.server.errors import ApiError
+from citegraph.server.locks import ThreadLocks, thread_locks_for
 from citegraph.settings import Settings
 
 log = logging.getLogger("citegraph.server")
@@ -28,7 +31,6 @@ log = logging.getLogger("citegraph.server")
 RAG_MODEL = "citegraph-rag"
 ASSISTANT_MODEL = "citegraph-assistant"
 _OPTIONS_KEY = "citegraph_run"  # configurable key persisted into checkpoint metadata (a JSON string)
-_LOCK_STRIPES = 256
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RunOutcome:
     status: Literal["completed", "review"]
     answer: dict[str, Any]
     review: dict[str, Any] | None = None
+    resumed: bool = False  # went on from the last checkpoint of a run whose worker died
 
 
 def build_context(cls: type, options: dict[str, Any], settings: Settings) -> Any:
@@ -154,6 +157,33 @@ def enrich(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _question_of(values: dict[str, Any]) -> str | None:
+    """The question a run was asked (rag: ``question``; message graphs: the last human message)."""
+    if values.get("question"):
+        return str(values["question"])
+    for message in reversed(values.get("messages") or []):
+        kind = getattr(message, "type", None) or (message.get("role") if isinstance(message, dict) else None)
+        if kind in ("human", "user"):
+            content = getattr(message, "content", None)
+            return str(content if content is not None else message.get("content", ""))
+    return None
+
+
+def _stored_run(snapshot: Any) -> tuple[str | None, dict[str, Any]]:
+    """The model name and options a checkpoint's run was started with (from its metadata)."""
+    raw = (snapshot.metadata or {}).get(_OPTIONS_KEY)
+    try:
+        stored = json.loads(raw) if raw else {}
+    except ValueError:
+        stored = {}
+    return stored.get("model"), stored.get("options", {})
+
+
+def _stopped_mid_way(snapshot: Any) -> bool:
+    """Nodes left to run, not waiting for a human and not failed: the run was cut off (or is running)."""
+    return bool(snapshot.next) and not snapshot.interrupts and not any(t.error for t in snapshot.tasks)
+
+
 def _invalid_question(error: Exception) -> ApiError:
     return ApiError(400, f"invalid question: {error}", code="invalid_question", param="messages")
 
@@ -161,11 +191,17 @@ def _invalid_question(error: Exception) -> ApiError:
 class GraphService:
     """The served graphs over one checkpointer."""
 
-    def __init__(self, settings: Settings, checkpointer: Any, specs: list[GraphSpec]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        checkpointer: Any,
+        specs: list[GraphSpec],
+        locks: ThreadLocks | None = None,
+    ) -> None:
         self.settings = settings
         self.checkpointer = checkpointer
         self.specs = {spec.name: spec for spec in specs}
-        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self.locks = locks or thread_locks_for(settings)
 
     # -- helpers ------------------------------------------------------------------------------------------
     def spec(self, model: str) -> GraphSpec:
@@ -180,9 +216,6 @@ class GraphService:
                 param="model",
             )
         return spec
-
-    def _lock(self, thread_id: str) -> threading.Lock:
-        return self._locks[zlib.crc32(thread_id.encode()) % _LOCK_STRIPES]
 
     @staticmethod
     def new_thread_id() -> str:
@@ -206,19 +239,25 @@ class GraphService:
     def _run(
         self,
         spec: GraphSpec,
-        question: str | None,
         thread_id: str,
         options: dict,
         on_token=None,
+        *,
+        question: str | None = None,
         resume: Any = None,
     ) -> None:
+        """Run ``question``, or resume a review with ``resume``, or (neither) go on from the checkpoint."""
         from citegraph.agents.normalizer import QueryError
         from citegraph.agents.reviewer import ReviewError
         from citegraph.retrieval.embeddings import ModelNotFoundError
 
         config = self._config(thread_id, spec.name, options)
         context = spec.context(options)
-        payload = Command(resume=resume) if question is None else spec.make_input(question, context)
+        payload: Any = None  # None: LangGraph goes on with the tasks the last checkpoint left to run
+        if question is not None:
+            payload = spec.make_input(question, context)
+        elif resume is not None:
+            payload = Command(resume=resume)
         try:
             if on_token is None:
                 spec.graph.invoke(payload, config, context=context)
@@ -239,21 +278,40 @@ class GraphService:
     def ask(self, model: str, question: str, thread_id: str, options: dict, on_token=None) -> RunOutcome:
         """Ask ``question`` on ``thread_id`` (new or existing); a pending review is an error (409)."""
         spec = self.spec(model)
-        with self._lock(thread_id):
+        with self.locks.hold(thread_id):
             self._no_pending_review(spec, thread_id)
-            self._run(spec, question, thread_id, options, on_token)
+            snapshot = spec.graph.get_state(self._config(thread_id))
+            if _stopped_mid_way(snapshot):  # we hold the lock, so its worker is gone
+                if _question_of(snapshot.values or {}) == question:
+                    # The same question again, as a client retries after its worker died: go on from the
+                    # last checkpoint with the run's own options instead of starting over.
+                    _, stored = _stored_run(snapshot)
+                    self._run(spec, thread_id, stored, on_token)
+                    return replace(self._outcome(spec, thread_id), resumed=True)
+                log.warning("thread %s: a new question replaces a run its worker left mid-way", thread_id)
+            self._run(spec, thread_id, options, on_token, question=question)
             return self._outcome(spec, thread_id)
 
     def resume(self, thread_id: str, decision: dict[str, Any]) -> RunOutcome:
         """Resume the review interrupt of ``thread_id`` with ``decision`` (approve, edit or reject)."""
-        with self._lock(thread_id):
+        with self.locks.hold(thread_id):
             model, options = self._thread_run(thread_id)
             spec = self.spec(model)
             snapshot = spec.graph.get_state(self._config(thread_id))
             if not snapshot.interrupts:
                 raise ApiError(409, f"thread '{thread_id}' has no review waiting", code="no_pending_review")
-            self._run(spec, None, thread_id, options, resume=decision)
+            self._run(spec, thread_id, options, resume=decision)
             return self._outcome(spec, thread_id)
+
+    def go_on(self, thread_id: str) -> RunOutcome:
+        """Finish the run a dead worker left mid-way on ``thread_id``, from its last checkpoint."""
+        with self.locks.hold(thread_id):
+            model, options = self._thread_run(thread_id)
+            spec = self.spec(model)
+            if not _stopped_mid_way(spec.graph.get_state(self._config(thread_id))):
+                raise ApiError(409, f"thread '{thread_id}' has no unfinished run", code="no_unfinished_run")
+            self._run(spec, thread_id, options)
+            return replace(self._outcome(spec, thread_id), resumed=True)
 
     def stream(self, model: str, question: str, thread_id: str, options: dict) -> Iterator[tuple[str, Any]]:
         """Yield ``("token", text)`` as it runs, then ``("done", RunOutcome)`` or ``("error", ApiError)``.
@@ -292,12 +350,8 @@ class GraphService:
             snapshot = spec.graph.get_state(self._config(thread_id))
             if snapshot.created_at is None:
                 continue
-            raw = (snapshot.metadata or {}).get(_OPTIONS_KEY)
-            try:
-                stored = json.loads(raw) if raw else {}
-            except ValueError:
-                stored = {}
-            return stored.get("model", spec.name), stored.get("options", {})
+            model, options = _stored_run(snapshot)
+            return model or spec.name, options
         raise ApiError(404, f"no thread '{thread_id}'", code="thread_not_found")
 
     def _no_pending_review(self, spec: GraphSpec, thread_id: str) -> None:
@@ -311,17 +365,22 @@ class GraphService:
             )
 
     def thread(self, thread_id: str) -> dict[str, Any]:
-        """The thread's conversation, last answer and any pending review."""
+        """The thread's conversation, last answer, any pending review, and whether a run is going on
+        (``running``) or was cut off with its worker (``incomplete``: ask again or POST .../resume)."""
         model, options = self._thread_run(thread_id)
         spec = self.spec(model)
         snapshot = spec.graph.get_state(self._config(thread_id))
         values = snapshot.values or {}
         outcome = self._outcome(spec, thread_id)
+        status: str = outcome.status
+        if _stopped_mid_way(snapshot):
+            status = "running" if self.locks.busy(thread_id) else "incomplete"
         return {
             "thread_id": thread_id,
             "model": model,
             "options": options,
-            "status": outcome.status,
+            "status": status,
+            "pending": list(snapshot.next),
             "question": values.get("question"),
             "answer": outcome.answer,  # the draft while a review is pending
             "review": outcome.review,

@@ -1,5 +1,6 @@
 """CiteGraph's own endpoints, for what OpenAI's shape cannot carry: sources (upload, list, remove, read a
-cited passage), threads (read one) and reviews (resume the interrupt of a thread)."""
+cited passage), threads (read one; finish a run its dead worker left mid-way) and reviews (resume the
+review interrupt of a thread)."""
 
 from __future__ import annotations
 
@@ -199,6 +200,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "status": outcome.status,
         "answer": outcome.answer,
         "review": outcome.review,
+        "resumed": outcome.resumed,
     }
 
 
@@ -214,3 +216,10 @@ async def review(request: Request, thread_id: str, decision: ReviewDecision) -> 
     _check_thread_id(thread_id)
     outcome = await run_in_threadpool(_service(request).resume, thread_id, decision.payload())
     return outcome_json(outcome)
+
+
+@router.post("/threads/{thread_id}/resume")
+async def resume(request: Request, thread_id: str) -> dict:
+    """Finish the run a dead worker left mid-way (thread status ``incomplete``) from its last checkpoint."""
+    _check_thread_id(thread_id)
+    return outcome_json(await run_in_threadpool(_service(request).go_on, thread_id))

@@ -58,6 +58,7 @@ def _extras(outcome: RunOutcome) -> dict[str, Any]:
         "abstained": bool(answer.get("abstained")),
         "verified": bool(answer.get("verified")),
         "review": outcome.review,
+        "resumed": outcome.resumed,
     }
 
 

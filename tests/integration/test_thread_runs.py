@@ -1,0 +1,142 @@
+"""A worker killed mid-run, on the default (SQLite + lock file) path: the thread shows ``running`` while its
+worker lives and ``incomplete`` once it is dead, and the client's retry goes on from the last checkpoint
+(the nodes that had finished do not run again). The worker is a real child process holding a real flock and
+writing real SQLite checkpoints; the graph is a two-node toy so the kill lands in a known node."""
+
+from __future__ import annotations
+
+import operator
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from citegraph.server.errors import ApiError
+from citegraph.server.graphs import GraphService, GraphSpec
+from citegraph.server.locks import FileThreadLocks
+from citegraph.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "How deep is the harbour?"
+
+
+class ToyState(TypedDict, total=False):
+    question: str
+    notes: Annotated[list[str], operator.add]
+    answer: dict[str, Any]
+
+
+def toy_spec(checkpointer: Any, log: Path, answer_seconds: float) -> GraphSpec:
+    """search -> answer; each node appends its name to ``log``; answer takes ``answer_seconds``."""
+    from langgraph.graph import END, START, StateGraph
+
+    def search(state: ToyState) -> dict[str, Any]:
+        with log.open("a") as handle:
+            handle.write("search\n")
+        return {"notes": [f"found for {state['question']}"]}
+
+    def answer(state: ToyState) -> dict[str, Any]:
+        with log.open("a") as handle:
+            handle.write("answer\n")
+        time.sleep(answer_seconds)
+        text = f"{len(state['notes'])} note(s)"
+        return {"answer": {"question": state["question"], "answer": text, "citations": []}}
+
+    builder = StateGraph(ToyState)
+    builder.add_node("search", search)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "search")
+    builder.add_edge("search", "answer")
+    builder.add_edge("answer", END)
+    return GraphSpec("toy", builder.compile(checkpointer=checkpointer), lambda options: None)
+
+
+def run_worker(store: str, log: str) -> None:
+    """The child process: ask QUESTION on thread t1 with an answer node that never finishes in time."""
+    from citegraph.checkpoint import open_checkpointer
+
+    settings = Settings(store_dir=Path(store))
+    with open_checkpointer(settings) as saver:
+        service = GraphService(settings, saver, [toy_spec(saver, Path(log), answer_seconds=600)])
+        service.ask("toy", QUESTION, "t1", {})
+
+
+def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_path: Path) -> None:
+    from citegraph.checkpoint import open_checkpointer
+
+    store, log = tmp_path / "store", tmp_path / "nodes.log"
+    store.mkdir()
+    code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
+    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log)], cwd=ROOT)
+    settings = Settings(store_dir=store)
+    try:
+        with open_checkpointer(settings) as saver:
+            service = GraphService(settings, saver, [toy_spec(saver, log, answer_seconds=0)])
+            deadline = time.monotonic() + 120
+            while not (log.exists() and "answer" in log.read_text()):
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker never answered"
+                time.sleep(0.05)
+            thread = service.thread("t1")
+            assert (thread["status"], thread["pending"]) == ("running", ["answer"])
+
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+            thread = service.thread("t1")
+            assert (thread["status"], thread["pending"]) == ("incomplete", ["answer"])
+            assert not service.locks.busy("t1")  # the kernel dropped the dead worker's flock
+
+            outcome = service.ask("toy", QUESTION, "t1", {})  # the client's retry
+            assert outcome.resumed and outcome.status == "completed"
+            assert outcome.answer["answer"] == "1 note(s)"  # search's note from before the kill, once
+            assert log.read_text().split() == ["search", "answer", "answer"]  # search did not run again
+            assert service.thread("t1")["status"] == "completed"
+            with pytest.raises(ApiError) as nothing_left:
+                service.go_on("t1")
+            assert nothing_left.value.status == 409
+
+            # A new question on a thread left incomplete starts over instead of finishing the old one.
+            worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log)], cwd=ROOT)
+            while log.read_text().split().count("answer") < 3:
+                assert worker.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+            assert service.thread("t1")["status"] == "incomplete"
+            fresh = service.ask("toy", "Who built the pier?", "t1", {})
+            assert not fresh.resumed and fresh.answer["question"] == "Who built the pier?"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def test_file_locks_exclude_other_processes_and_die_with_them(tmp_path: Path) -> None:
+    locks = FileThreadLocks(tmp_path / "locks")
+    code = (
+        "import sys, time; from pathlib import Path; from citegraph.server.locks import FileThreadLocks\n"
+        "with FileThreadLocks(Path(sys.argv[1])).hold('t9'):\n"
+        "    print('held', flush=True); time.sleep(600)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "locks")], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert locks.busy("t9") and not locks.busy("another-thread")
+        holder.kill()
+        holder.wait(timeout=30)
+        assert not locks.busy("t9")
+        with locks.hold("t9"):
+            assert locks.busy("t9")  # busy from another thread of this process too
+        assert not locks.busy("t9")
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
