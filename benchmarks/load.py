@@ -2,8 +2,11 @@
 
     python benchmarks/load.py --clients 50 --seconds 60 --json benchmarks/results/load_50x60.json
 
-Without ``--url`` it starts ``citegraph serve`` on a free loopback port over ``--store`` (ingesting
-``--corpus`` first when the store is empty) and stops it by PID at the end. Every client keeps one thread
+Without ``--url`` it starts ``citegraph serve`` (``--workers`` processes) on a free loopback port over
+``--store`` (ingesting ``--corpus`` first when the store is empty) and stops it by PID at the end. With
+``--scale-out`` it first starts a throwaway Postgres cluster and a Chroma server and points the store and the
+checkpoints at them (``CITEGRAPH_CHECKPOINT_URL``, ``CITEGRAPH_CHROMA_URL``), as a multi-worker deployment
+would run. Every client keeps one thread
 id; afterwards each thread's history is read back and must hold exactly that client's questions, in order,
 once each (no lost or mixed-up threads). Prints and saves
 ``{"requests", "errors", "rps", "p50_ms", "p95_ms", ...}``. Latency is end to end (the answer's last byte).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
-from citegraph.server.process import ServerProcess  # noqa: E402
+from citegraph.server.process import ServerProcess, chroma_server, postgres_server  # noqa: E402
 
 QUESTIONS = [
     "Who is Sherlock Holmes?",
@@ -178,13 +182,20 @@ def main() -> None:
         help="Ingested when the store is empty.",
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the started server.")
+    parser.add_argument(
+        "--scale-out", action="store_true", help="Start Postgres + a Chroma server and serve from them."
+    )
     parser.add_argument("--stream", action="store_true", help="Use SSE streaming requests.")
     parser.add_argument("--timeout", type=float, default=300, help="Per-request timeout (s).")
     args = parser.parse_args()
 
     process = None
     server: dict[str, Any] = {"url": args.url}
-    with tempfile.TemporaryDirectory(prefix="citegraph-load-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="citegraph-load-") as scratch, contextlib.ExitStack() as servers:
+        if args.scale_out and not args.url:
+            os.environ["CITEGRAPH_CHECKPOINT_URL"] = servers.enter_context(postgres_server())
+            chroma_url = servers.enter_context(chroma_server(Path(scratch) / "chroma"))
+            os.environ["CITEGRAPH_CHROMA_URL"] = chroma_url
         if not args.url:
             store = args.store or Path(scratch) / "store"
             ensure_store(store, args.corpus)
@@ -194,7 +205,13 @@ def main() -> None:
                 process.wait_ready(timeout=300)
             except RuntimeError as error:
                 raise SystemExit(str(error)) from None
-            server = {"url": process.url, "workers": args.workers, "store": str(store), "pid": process.pid}
+            server = {
+                "url": process.url,
+                "workers": args.workers,
+                "store": str(store),
+                "pid": process.pid,
+                "scale_out": args.scale_out,
+            }
         try:
             result = asyncio.run(
                 run_load(server["url"], args.api_key, args.clients, args.seconds, args.stream, args.timeout)

@@ -31,6 +31,11 @@ def sqlite_path(settings: Settings) -> Path:
     return Path(url).expanduser() if url else settings.store_dir.expanduser() / "checkpoints.sqlite"
 
 
+# First key of CiteGraph's Postgres advisory locks ("CGLK"), apart from other apps' locks. Second key 0 guards
+# the schema setup; the server's per-thread run locks use the others (citegraph/server/locks.py).
+ADVISORY_NAMESPACE = 0x43474C4B
+
+
 def is_postgres(settings: Settings) -> bool:
     """Whether ``settings`` keep checkpoints in Postgres."""
     return settings.checkpoint_url.strip().startswith(("postgres://", "postgresql://"))
@@ -41,11 +46,17 @@ def open_checkpointer(settings: Settings | None = None) -> Iterator[BaseCheckpoi
     """A ready checkpointer for ``settings``, closed on exit."""
     settings = settings or Settings()
     if is_postgres(settings):
+        import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
 
-        with PostgresSaver.from_conn_string(settings.checkpoint_url.strip()) as saver:
+        url = settings.checkpoint_url.strip()
+        with PostgresSaver.from_conn_string(url) as saver:
             saver.serde = serializer()
-            saver.setup()
+            # Workers starting together would race on CREATE TABLE (a unique violation in pg_type): one at a
+            # time; the lock goes with the guard connection.
+            with psycopg.connect(url, autocommit=True) as guard:
+                guard.execute("SELECT pg_advisory_lock(%s, 0)", (ADVISORY_NAMESPACE,))
+                saver.setup()
             yield saver
         return
     from langgraph.checkpoint.sqlite import SqliteSaver

@@ -3,6 +3,7 @@ it resolves to: the retrieval pipeline, the verifier and the answer model, each 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,14 +45,18 @@ def base_pipeline(context: RagContext) -> RetrievalPipeline:
     """The retrieval pipeline over the context's store, before per-run weight changes."""
     if context.pipeline is not None:
         return context.pipeline
+    # Keyed by what Settings would read, so a run does not pay for building Settings (~8 ms, several times
+    # a run) once its pipeline exists, and a changed environment still gets its own pipeline.
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CITEGRAPH_")))
+    key = ("base", context.store_dir, environment)
+    with _lock:
+        if key in _pipelines:
+            return _pipelines[key]
     from citegraph.resources import get_resources
 
     resources = get_resources(settings_for(context))
-    key = (str(resources.store.dir),)
     with _lock:
-        if key not in _pipelines:
-            _pipelines[key] = RetrievalPipeline(resources.store, resources.settings)
-        return _pipelines[key]
+        return _pipelines.setdefault(key, RetrievalPipeline(resources.store, resources.settings))
 
 
 def pipeline_for(context: RagContext) -> RetrievalPipeline:

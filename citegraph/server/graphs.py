@@ -5,7 +5,8 @@ worker threads. A run's options (review, strategy, top_k) are stored in its chec
 review can be resumed by any worker, even one started after the first died. Runs hold a per-thread lock
 shared by all workers (``locks.py``); a thread whose last run stopped mid-way with nobody holding its lock
 lost its worker, and goes on from its last checkpoint when the same question is asked again (a client's
-retry) or on ``POST /api/threads/{id}/resume``.
+retry) or on ``POST /api/threads/{id}/resume``. A request may carry an idempotency key: its retry then goes
+on with the run if it was cut off, or gets the finished run's answer back without running it twice.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger("citegraph.server")
 RAG_MODEL = "citegraph-rag"
 ASSISTANT_MODEL = "citegraph-assistant"
 _OPTIONS_KEY = "citegraph_run"  # configurable key persisted into checkpoint metadata (a JSON string)
+_REQUEST_KEY = "citegraph_request"  # the client's idempotency key, persisted the same way
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RunOutcome:
     answer: dict[str, Any]
     review: dict[str, Any] | None = None
     resumed: bool = False  # went on from the last checkpoint of a run whose worker died
+    replayed: bool = False  # a retried request's finished run, returned without running it again
 
 
 def build_context(cls: type, options: dict[str, Any], settings: Settings) -> Any:
@@ -222,10 +225,17 @@ class GraphService:
         return f"thread-{uuid.uuid4().hex}"
 
     @staticmethod
-    def _config(thread_id: str, model: str | None = None, options: dict[str, Any] | None = None) -> dict:
+    def _config(
+        thread_id: str,
+        model: str | None = None,
+        options: dict[str, Any] | None = None,
+        request_key: str | None = None,
+    ) -> dict:
         configurable: dict[str, Any] = {"thread_id": thread_id}
         if model is not None:
             configurable[_OPTIONS_KEY] = json.dumps({"model": model, "options": options or {}})
+        if request_key:
+            configurable[_REQUEST_KEY] = request_key
         return {"configurable": configurable, "recursion_limit": 100}
 
     def _outcome(self, spec: GraphSpec, thread_id: str) -> RunOutcome:
@@ -245,13 +255,14 @@ class GraphService:
         *,
         question: str | None = None,
         resume: Any = None,
+        request_key: str | None = None,
     ) -> None:
         """Run ``question``, or resume a review with ``resume``, or (neither) go on from the checkpoint."""
         from citegraph.agents.normalizer import QueryError
         from citegraph.agents.reviewer import ReviewError
         from citegraph.retrieval.embeddings import ModelNotFoundError
 
-        config = self._config(thread_id, spec.name, options)
+        config = self._config(thread_id, spec.name, options, request_key)
         context = spec.context(options)
         payload: Any = None  # None: LangGraph goes on with the tasks the last checkpoint left to run
         if question is not None:
@@ -275,22 +286,42 @@ class GraphService:
             raise ApiError(400, f"model not available: {error}", code="model_unavailable") from None
 
     # -- runs ---------------------------------------------------------------------------------------------
-    def ask(self, model: str, question: str, thread_id: str, options: dict, on_token=None) -> RunOutcome:
-        """Ask ``question`` on ``thread_id`` (new or existing); a pending review is an error (409)."""
+    def ask(
+        self,
+        model: str,
+        question: str,
+        thread_id: str,
+        options: dict,
+        on_token=None,
+        request_key: str | None = None,
+    ) -> RunOutcome:
+        """Ask ``question`` on ``thread_id`` (new or existing); a pending review is an error (409).
+        ``request_key`` (an idempotency key) makes a retry of the same request safe."""
         spec = self.spec(model)
         with self.locks.hold(thread_id):
-            self._no_pending_review(spec, thread_id)
             snapshot = spec.graph.get_state(self._config(thread_id))
-            if _stopped_mid_way(snapshot):  # we hold the lock, so its worker is gone
+            cut_off = _stopped_mid_way(snapshot)  # we hold the lock, so no live worker is running it
+            if request_key and (snapshot.metadata or {}).get(_REQUEST_KEY) == request_key:
+                if not cut_off:  # it ran to its end (or to its review); the reply was lost on the way
+                    return replace(self._outcome(spec, thread_id), replayed=True)
+                return self._go_on(spec, thread_id, snapshot, on_token, request_key)
+            self._no_pending_review(spec, thread_id)
+            if cut_off:
                 if _question_of(snapshot.values or {}) == question:
                     # The same question again, as a client retries after its worker died: go on from the
                     # last checkpoint with the run's own options instead of starting over.
-                    _, stored = _stored_run(snapshot)
-                    self._run(spec, thread_id, stored, on_token)
-                    return replace(self._outcome(spec, thread_id), resumed=True)
+                    return self._go_on(spec, thread_id, snapshot, on_token, request_key)
                 log.warning("thread %s: a new question replaces a run its worker left mid-way", thread_id)
-            self._run(spec, thread_id, options, on_token, question=question)
+            self._run(spec, thread_id, options, on_token, question=question, request_key=request_key)
             return self._outcome(spec, thread_id)
+
+    def _go_on(
+        self, spec: GraphSpec, thread_id: str, snapshot: Any, on_token=None, request_key: str | None = None
+    ) -> RunOutcome:
+        """Finish a cut-off run from its last checkpoint, with the options it was started with."""
+        _, stored = _stored_run(snapshot)
+        self._run(spec, thread_id, stored, on_token, request_key=request_key)
+        return replace(self._outcome(spec, thread_id), resumed=True)
 
     def resume(self, thread_id: str, decision: dict[str, Any]) -> RunOutcome:
         """Resume the review interrupt of ``thread_id`` with ``decision`` (approve, edit or reject)."""
@@ -306,14 +337,16 @@ class GraphService:
     def go_on(self, thread_id: str) -> RunOutcome:
         """Finish the run a dead worker left mid-way on ``thread_id``, from its last checkpoint."""
         with self.locks.hold(thread_id):
-            model, options = self._thread_run(thread_id)
+            model, _ = self._thread_run(thread_id)
             spec = self.spec(model)
-            if not _stopped_mid_way(spec.graph.get_state(self._config(thread_id))):
+            snapshot = spec.graph.get_state(self._config(thread_id))
+            if not _stopped_mid_way(snapshot):
                 raise ApiError(409, f"thread '{thread_id}' has no unfinished run", code="no_unfinished_run")
-            self._run(spec, thread_id, options)
-            return replace(self._outcome(spec, thread_id), resumed=True)
+            return self._go_on(spec, thread_id, snapshot)
 
-    def stream(self, model: str, question: str, thread_id: str, options: dict) -> Iterator[tuple[str, Any]]:
+    def stream(
+        self, model: str, question: str, thread_id: str, options: dict, request_key: str | None = None
+    ) -> Iterator[tuple[str, Any]]:
         """Yield ``("token", text)`` as it runs, then ``("done", RunOutcome)`` or ``("error", ApiError)``.
 
         The run happens in its own thread, so a client that goes away mid-stream never leaves a half-written
@@ -325,7 +358,7 @@ class GraphService:
         def work() -> None:
             try:
                 outcome = self.ask(
-                    spec.name, question, thread_id, options, lambda t: events.put(("token", t))
+                    spec.name, question, thread_id, options, lambda t: events.put(("token", t)), request_key
                 )
                 events.put(("done", outcome))
             except ApiError as error:

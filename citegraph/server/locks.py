@@ -20,11 +20,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from citegraph.checkpoint import is_postgres, sqlite_path
+from citegraph.checkpoint import ADVISORY_NAMESPACE, is_postgres, sqlite_path
 from citegraph.settings import Settings
 
 _STRIPES = 1024  # lock files; two threads that share one only wait for each other
-_PG_NAMESPACE = 0x43474C4B  # "CGLK": first key of CiteGraph's advisory locks, apart from other apps' locks
 
 
 def _key(thread_id: str) -> int:
@@ -93,18 +92,19 @@ class PostgresThreadLocks:
     def hold(self, thread_id: str) -> Iterator[None]:
         key = _key(thread_id) - 2**31  # int4
         with self._connect() as connection:
-            connection.execute("SELECT pg_advisory_lock(%s, %s)", (_PG_NAMESPACE, key))
+            connection.execute("SELECT pg_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
             try:
                 yield
             finally:
-                connection.execute("SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, key))
+                connection.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, key))
 
     def busy(self, thread_id: str) -> bool:
         key = _key(thread_id) - 2**31
         with self._connect() as connection:
-            row = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", (_PG_NAMESPACE, key)).fetchone()
+            query = "SELECT pg_try_advisory_lock(%s, %s)"
+            row = connection.execute(query, (ADVISORY_NAMESPACE, key)).fetchone()
             if row and row[0]:
-                connection.execute("SELECT pg_advisory_unlock(%s, %s)", (_PG_NAMESPACE, key))
+                connection.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, key))
                 return False
             return True
 

@@ -44,6 +44,15 @@ def _thread_id(request: Request, body: ChatCompletionRequest) -> str:
     return thread_id
 
 
+def _idempotency_key(request: Request) -> str | None:
+    """``Idempotency-Key``: a retry with the same key finishes or returns the first try's run, never a
+    second run (the openai client sends it with ``extra_headers``)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise ApiError(400, "an Idempotency-Key is 1-200 characters", param="Idempotency-Key")
+    return key
+
+
 def _options(request: Request, body: ChatCompletionRequest) -> dict[str, Any]:
     review = body.review if body.review is not None else request.app.state.config.default_review
     return {"review": review, "strategy": body.strategy, "top_k": body.top_k}
@@ -59,6 +68,7 @@ def _extras(outcome: RunOutcome) -> dict[str, Any]:
         "verified": bool(answer.get("verified")),
         "review": outcome.review,
         "resumed": outcome.resumed,
+        "replayed": outcome.replayed,
     }
 
 
@@ -103,17 +113,20 @@ async def chat_completions(request: Request, body: ChatCompletionRequest):
     question = body.question()
     thread_id = _thread_id(request, body)
     options = _options(request, body)
+    request_key = _idempotency_key(request)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     headers = {"X-Thread-Id": thread_id}
     if body.stream:
-        events = service.stream(body.model, question, thread_id, options)
+        events = service.stream(body.model, question, thread_id, options, request_key)
         return StreamingResponse(
             _sse(events, completion_id, created, body.model, question),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    outcome = await run_in_threadpool(service.ask, body.model, question, thread_id, options)
+    outcome = await run_in_threadpool(
+        service.ask, body.model, question, thread_id, options, None, request_key
+    )
     text = outcome.answer.get("answer", "")
     payload = {
         "id": completion_id,

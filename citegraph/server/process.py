@@ -1,16 +1,22 @@
-"""``citegraph serve`` in a subprocess on a free loopback port: what the tests and the load benchmark run.
+"""Servers in subprocesses on free loopback ports, for the tests and the load benchmark: ``citegraph serve``,
+and the scale-out pair it can share, a Chroma server (``chroma run``) and a throwaway Postgres cluster.
 
-The server gets its own session, so ``stop()``/``kill()`` reach uvicorn's workers through the process group.
+``citegraph serve`` gets its own session, so ``stop()``/``kill()`` reach uvicorn's workers through the
+process group.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -94,3 +100,105 @@ class ServerProcess:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+
+class Unavailable(RuntimeError):
+    """This machine lacks what a scale-out server needs (the tests skip on it)."""
+
+
+def postgres_bin() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` live: $CITEGRAPH_PG_BIN, else beside a ``pg_ctl`` on PATH, else
+    Debian's ``/usr/lib/postgresql/<version>/bin`` (the newest; not on PATH there)."""
+    if os.environ.get("CITEGRAPH_PG_BIN"):
+        return Path(os.environ["CITEGRAPH_PG_BIN"])
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(on_path).parent
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return debian[-1].parent if debian else Path("/usr/local/bin")
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """Postgres refuses to run as root: run it as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A new Postgres cluster in a temporary folder on a free loopback port (trust auth, fsync off);
+    yields its URL and removes it all on exit. Raises ``Unavailable`` without the binaries."""
+    bin_dir = postgres_bin()
+    if not (bin_dir / "initdb").exists() or not (bin_dir / "pg_ctl").exists():
+        raise Unavailable(
+            f"Postgres binaries (initdb, pg_ctl) not found in {bin_dir} "
+            "(apt-get install postgresql, or set CITEGRAPH_PG_BIN)"
+        )
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise Unavailable("running as root needs a 'postgres' user to start Postgres") from None
+        if shutil.which("runuser") is None:
+            raise Unavailable("running as root needs runuser to start Postgres")
+    folder = Path(tempfile.mkdtemp(prefix="citegraph-pg-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+    pg_ctl = str(bin_dir / "pg_ctl")
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} -c fsync=off"
+    try:
+        subprocess.run(_as_postgres_user(initdb), check=True, capture_output=True, timeout=120)
+        start = [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "pg.log"), "-w", "start"]
+        subprocess.run(_as_postgres_user(start), check=True, capture_output=True, timeout=120)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        stop = [pg_ctl, "-D", str(data), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres_user(stop), capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def chroma_server(folder: Path) -> Iterator[str]:
+    """``chroma run`` over ``folder`` on a free loopback port; yields its URL, stops it by PID on exit.
+    Raises ``Unavailable`` without the ``chroma`` command."""
+    chroma = Path(sys.executable).parent / "chroma"  # the venv's `chroma` beside this python
+    chroma = chroma if chroma.exists() else Path(shutil.which("chroma") or "")
+    if not chroma.name:
+        raise Unavailable("the `chroma` command (chromadb's server) is not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = folder / "chroma.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

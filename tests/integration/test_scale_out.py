@@ -6,11 +6,6 @@ killed, and an answer whose worker is killed mid-generation is finished by the o
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,12 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citegraph.server.process import free_port
+from citegraph.server.process import Unavailable, chroma_server, postgres_server
 from tests.integration.corpus import write_corpus
 from tests.integration.test_server import (  # the same HTTP tests, now against the scale-out servers
     ServerProcess,
     ingest,
     openai_client,
+    test_a_retried_request_with_an_idempotency_key_runs_once,
     test_conversation_memory_and_review_over_http,
     test_openai_client_non_streaming_and_models,
     test_openai_client_streaming_matches_the_answer,
@@ -33,6 +29,7 @@ from tests.integration.test_server import (  # the same HTTP tests, now against 
 pytestmark = pytest.mark.integration
 
 __all__ = [
+    "test_a_retried_request_with_an_idempotency_key_runs_once",
     "test_conversation_memory_and_review_over_http",
     "test_openai_client_non_streaming_and_models",
     "test_openai_client_streaming_matches_the_answer",
@@ -40,114 +37,23 @@ __all__ = [
 ]
 
 
-def _pg_bin() -> Path:
-    """Where ``initdb`` and ``pg_ctl`` live: $CITEGRAPH_PG_BIN, else beside a ``pg_ctl`` on PATH, else
-    Debian's ``/usr/lib/postgresql/<version>/bin`` (the newest; not on PATH there)."""
-    if os.environ.get("CITEGRAPH_PG_BIN"):
-        return Path(os.environ["CITEGRAPH_PG_BIN"])
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        return Path(on_path).parent
-    debian = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
-    )
-    return debian[-1].parent if debian else Path("/usr/local/bin")
-
-
-PG_BIN = _pg_bin()
-
-
-def _pg_command(*args: str) -> list[str]:
-    """Postgres refuses to run as root: run it as the ``postgres`` user then."""
-    command = [str(PG_BIN / args[0]), *args[1:]]
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        pytest.skip(
-            f"Postgres binaries (initdb, pg_ctl) not found in {PG_BIN} "
-            "(apt-get install postgresql, or set CITEGRAPH_PG_BIN)"
-        )
-    if os.geteuid() == 0 and (shutil.which("runuser") is None or _no_user("postgres")):
-        pytest.skip("running as root needs the 'postgres' user and runuser to start Postgres")
     pytest.importorskip("langgraph.checkpoint.postgres", reason="the `postgres` extra is not installed")
-    folder = Path(tempfile.mkdtemp(prefix="citegraph-pg-"))
-    data = folder / "data"
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        _pg_command("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} -c fsync=off"
-    subprocess.run(
-        _pg_command("pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "pg.log"), "-w", "start"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            _pg_command("pg_ctl", "-D", str(data), "-m", "immediate", "stop"), capture_output=True, timeout=60
-        )
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _no_user(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return True
-    return False
+        with postgres_server() as url:
+            yield url
+    except Unavailable as missing:
+        pytest.skip(str(missing))
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
-    chroma = Path(sys.executable).parent / "chroma"  # the venv's `chroma` beside this python
-    chroma = chroma if chroma.exists() else Path(shutil.which("chroma") or "")
-    if not chroma.name:
-        pytest.skip("the `chroma` command (chromadb's server) is not installed")
-    folder = tmp_path_factory.mktemp("chroma")
-    port = free_port()
-    log = (folder / "chroma.log").open("wb")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma did not start:\n{(folder / 'chroma.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with chroma_server(tmp_path_factory.mktemp("chroma")) as url:
+            yield url
+    except Unavailable as missing:
+        pytest.skip(str(missing))
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,26 @@ def test_conversation_memory_and_review_over_http(served) -> None:
     ]
 
 
+def test_a_retried_request_with_an_idempotency_key_runs_once(served) -> None:
+    server, _ = served
+    client = openai_client(server)
+    tid = f"retry-{time.time_ns()}"
+    request = {
+        "model": "citegraph-rag",
+        "messages": [{"role": "user", "content": "Where is the Pellam observatory?"}],
+        "extra_body": {"thread_id": tid},
+        "extra_headers": {"Idempotency-Key": f"key-{tid}"},
+    }
+    first = client.chat.completions.create(**request)
+    retry = client.chat.completions.create(**request)  # as if the first reply had been lost
+    assert not first.model_extra["replayed"] and retry.model_extra["replayed"]
+    assert retry.choices[0].message.content == first.choices[0].message.content
+    again = client.chat.completions.create(**{**request, "extra_headers": {"Idempotency-Key": "other"}})
+    assert not again.model_extra["replayed"]  # a new key is a new request: a second turn
+    thread = httpx.get(f"{server.url}/api/threads/{tid}", headers=server.headers()).json()
+    assert [turn["question"] for turn in thread["history"]] == ["Where is the Pellam observatory?"] * 2
+
+
 def test_upload_ask_and_remove_a_source(served, tmp_path: Path) -> None:
     server, _ = served
     note = (

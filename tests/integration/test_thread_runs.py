@@ -58,14 +58,14 @@ def toy_spec(checkpointer: Any, log: Path, answer_seconds: float) -> GraphSpec:
     return GraphSpec("toy", builder.compile(checkpointer=checkpointer), lambda options: None)
 
 
-def run_worker(store: str, log: str) -> None:
+def run_worker(store: str, log: str, request_key: str) -> None:
     """The child process: ask QUESTION on thread t1 with an answer node that never finishes in time."""
     from citegraph.checkpoint import open_checkpointer
 
     settings = Settings(store_dir=Path(store))
     with open_checkpointer(settings) as saver:
         service = GraphService(settings, saver, [toy_spec(saver, Path(log), answer_seconds=600)])
-        service.ask("toy", QUESTION, "t1", {})
+        service.ask("toy", QUESTION, "t1", {}, request_key=request_key)
 
 
 def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
     store, log = tmp_path / "store", tmp_path / "nodes.log"
     store.mkdir()
     code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
-    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log)], cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log), "request-1"], cwd=ROOT)
     settings = Settings(store_dir=store)
     try:
         with open_checkpointer(settings) as saver:
@@ -92,17 +92,23 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
             assert (thread["status"], thread["pending"]) == ("incomplete", ["answer"])
             assert not service.locks.busy("t1")  # the kernel dropped the dead worker's flock
 
-            outcome = service.ask("toy", QUESTION, "t1", {})  # the client's retry
+            outcome = service.ask("toy", QUESTION, "t1", {}, request_key="request-1")  # the client's retry
             assert outcome.resumed and outcome.status == "completed"
             assert outcome.answer["answer"] == "1 note(s)"  # search's note from before the kill, once
             assert log.read_text().split() == ["search", "answer", "answer"]  # search did not run again
+            # Its reply lost too: the same key again gets the finished run back; nothing runs twice.
+            replay = service.ask("toy", QUESTION, "t1", {}, request_key="request-1")
+            assert replay.replayed and replay.answer == outcome.answer
+            assert log.read_text().split() == ["search", "answer", "answer"]
             assert service.thread("t1")["status"] == "completed"
             with pytest.raises(ApiError) as nothing_left:
                 service.go_on("t1")
             assert nothing_left.value.status == 409
 
             # A new question on a thread left incomplete starts over instead of finishing the old one.
-            worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log)], cwd=ROOT)
+            worker = subprocess.Popen(
+                [sys.executable, "-c", code, str(store), str(log), "request-2"], cwd=ROOT
+            )
             while log.read_text().split().count("answer") < 3:
                 assert worker.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
