@@ -183,8 +183,11 @@ def _stored_run(snapshot: Any) -> tuple[str | None, dict[str, Any]]:
 
 
 def _stopped_mid_way(snapshot: Any) -> bool:
-    """Nodes left to run, not waiting for a human and not failed: the run was cut off (or is running)."""
-    return bool(snapshot.next) and not snapshot.interrupts and not any(t.error for t in snapshot.tasks)
+    """Tasks left in the last checkpoint, none waiting for a human or failed: the run was cut off (or is
+    still running). ``tasks``, not ``next``: ``next`` leaves out tasks whose results were saved just before
+    the worker died, but those results are not in the state until the run goes on."""
+    tasks = snapshot.tasks
+    return bool(tasks) and not snapshot.interrupts and not any(t.error or t.interrupts for t in tasks)
 
 
 def _invalid_question(error: Exception) -> ApiError:
@@ -301,10 +304,14 @@ class GraphService:
         with self.locks.hold(thread_id):
             snapshot = spec.graph.get_state(self._config(thread_id))
             cut_off = _stopped_mid_way(snapshot)  # we hold the lock, so no live worker is running it
-            if request_key and (snapshot.metadata or {}).get(_REQUEST_KEY) == request_key:
-                if not cut_off:  # it ran to its end (or to its review); the reply was lost on the way
+            metadata = snapshot.metadata or {}
+            if request_key and metadata.get(_REQUEST_KEY) == request_key:
+                if cut_off:
+                    return self._go_on(spec, thread_id, snapshot, on_token, request_key)
+                # A worker killed between saving the input checkpoint and its input leaves a checkpoint of
+                # this request with the previous turn's state: that request never ran, so run it below.
+                if metadata.get("source") != "input":  # it ran to its end or its review; the reply was lost
                     return replace(self._outcome(spec, thread_id), replayed=True)
-                return self._go_on(spec, thread_id, snapshot, on_token, request_key)
             self._no_pending_review(spec, thread_id)
             if cut_off:
                 if _question_of(snapshot.values or {}) == question:
@@ -413,7 +420,7 @@ class GraphService:
             "model": model,
             "options": options,
             "status": status,
-            "pending": list(snapshot.next),
+            "pending": [task.name for task in snapshot.tasks],
             "question": values.get("question"),
             "answer": outcome.answer,  # the draft while a review is pending
             "review": outcome.review,

@@ -123,6 +123,45 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
             worker.wait()
 
 
+def test_a_worker_killed_after_saving_a_result_but_before_its_checkpoint(tmp_path: Path) -> None:
+    """LangGraph saves a finished task's writes, then the next checkpoint. A worker dying between the two
+    leaves a state whose ``next`` is empty although the result is not applied: still an unfinished run."""
+    from citegraph.checkpoint import open_checkpointer
+
+    store, log = tmp_path / "store", tmp_path / "nodes.log"
+    store.mkdir()
+    code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
+    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log), "request-1"], cwd=ROOT)
+    settings = Settings(store_dir=store)
+    try:
+        with open_checkpointer(settings) as saver:
+            spec = toy_spec(saver, log, answer_seconds=0)
+            service = GraphService(settings, saver, [spec])
+            deadline = time.monotonic() + 120
+            while not (log.exists() and "answer" in log.read_text()):
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker never answered"
+                time.sleep(0.05)
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+            # What the worker would have saved had it died a moment later: the answer node's result.
+            snapshot = spec.graph.get_state({"configurable": {"thread_id": "t1"}})
+            (task,) = snapshot.tasks
+            saved = {"question": QUESTION, "answer": "saved before the crash", "citations": []}
+            saver.put_writes(snapshot.config, [("answer", saved)], task.id)
+            snapshot = spec.graph.get_state({"configurable": {"thread_id": "t1"}})
+            assert snapshot.next == () and snapshot.tasks[0].result is not None  # looks done; is not
+
+            thread = service.thread("t1")
+            assert (thread["status"], thread["pending"]) == ("incomplete", ["answer"])
+            outcome = service.ask("toy", QUESTION, "t1", {}, request_key="request-1")
+            assert outcome.resumed and outcome.answer["answer"] == "saved before the crash"
+            assert log.read_text().split() == ["search", "answer"]  # nothing ran again
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 def test_file_locks_exclude_other_processes_and_die_with_them(tmp_path: Path) -> None:
     locks = FileThreadLocks(tmp_path / "locks")
     code = (
