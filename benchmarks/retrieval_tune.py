@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--split", default="train")
     parser.add_argument("--every", type=int, default=1, help="Use every n-th query (faster rounds).")
+    parser.add_argument("--offset", type=int, default=0, help="Start at this query (another --every half).")
     parser.add_argument("--grid", action="append", default=[], help="JSON {setting: [values]}.")
     parser.add_argument("--set", action="append", default=[], help="JSON {setting: value} base overrides.")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/scifact_tune_train.json"))
@@ -36,7 +37,7 @@ def main() -> None:
         parser.error("tune on train; test is for reporting only")
     store, settings = open_eval_store(args.dataset, Settings(), None, print)
     data = load_beir(args.dataset, args.split)
-    qids = sorted(data.queries)[:: args.every]
+    qids = sorted(data.queries)[args.offset :: args.every]
     qrels = {q: data.qrels[q] for q in qids}
     to_doc = chunk_to_doc(store)
     base_overrides: dict[str, Any] = {}
@@ -62,7 +63,9 @@ def main() -> None:
         label = json.dumps({**base_overrides, **config}, sort_keys=True)
         print(f"{label:70} nDCG@10 {metrics['ndcg@10']:.4f} R@100 {metrics['recall@100']:.4f} "
               f"MRR {metrics['mrr@10']:.4f} p50 {metrics['p50_ms']:.0f}ms", flush=True)  # fmt: skip
-        previous["runs"].append({"split": args.split, "queries": len(qids), "settings": label, **metrics})
+        previous["runs"].append(
+            {"split": args.split, "queries": len(qids), "offset": args.offset, "settings": label, **metrics}
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(previous, indent=2) + "\n")
 

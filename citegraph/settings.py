@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         True, description="Search deterministic variants (keyword form, sub-questions)."
     )
     keyword_weight: float = Field(0.5, ge=0, description="RRF weight of the keyword-form variant.")
+    keywords_for_questions_only: bool = Field(
+        True, description="Make the keyword form only of questions, not of statements or claims."
+    )
     subquestion_weight: float = Field(0.5, ge=0, description="RRF weight of each sub-question.")
     paraphrase_weight: float = Field(0.5, ge=0, description="RRF weight of each LLM paraphrase.")
     paraphrases: int = Field(3, ge=0, le=10, description="LLM paraphrases when a chat model is configured.")
@@ -102,10 +105,21 @@ class Settings(BaseSettings):
         0.1, ge=-1, le=1, description="Drop selected chunks whose cosine to the query is below this."
     )
     fusion_depth: int = Field(
-        100, ge=1, le=1000, description="Chunks each ranking of the pipeline contributes to fusion."
+        200, ge=1, le=1000, description="Chunks each ranking of the pipeline contributes to fusion."
     )
     source_boost: float = Field(
         0.0, ge=0, le=1, description="Add this share of a chunk's same-source siblings' fused scores."
+    )
+    bm25_source_weight: float = Field(
+        1.5,
+        ge=0,
+        description="BM25 document prior: a chunk's BM25 score plus this x its whole source's BM25 score.",
+    )
+    dense_exact_max_chunks: int = Field(
+        100_000,
+        ge=0,
+        description="Stores with at most this many chunks keep their vectors in memory for exact dense "
+        "search (~1.5 KB per chunk at 384-d); larger ones query Chroma's HNSW index. 0: always Chroma.",
     )
     non_english_dense_weight: float = Field(
         0.3, ge=0, description="Dense weight factor for non-English queries (the bundled model is English)."

@@ -77,6 +77,13 @@ def keyword_form(question: str) -> str | None:
     return None if form == " ".join(words(question)) else form
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something (ends with "?" or opens with a question word or an inverted
+    auxiliary), as opposed to a statement or claim to check ("There is no link between X and Y.")."""
+    first = words(text[:40])[:1]
+    return text.rstrip().endswith("?") or (bool(first) and first[0] in _QUESTION_WORDS - {"there"})
+
+
 def sub_questions(question: str, min_terms: int = 2) -> list[str]:
     """Parts of a compound question that each ask something on their own (at least ``min_terms`` content
     words); [] when the question is not compound."""
@@ -197,6 +204,7 @@ class ExpansionConfig:
     keywords: bool = True
     subquestions: bool = True
     keyword_weight: float = 0.5
+    keywords_for_questions_only: bool = True
     subquestion_weight: float = 0.5
     paraphrase_weight: float = 0.5
     paraphrases: int = 3
@@ -215,7 +223,10 @@ def expand_query(
     variants = [Variant(original, "original", 1.0)]
     variants += [Variant(text, kind, 1.0) for text, kind in extra]
     # A variant with weight 0 could not change the fused ranking: skip it (and its embedding cost).
-    if config.keywords and config.keyword_weight > 0 and (form := keyword_form(original)):
+    # The keyword form drops the question words a dense model embeds as noise; a statement has none, and
+    # its keyword form only loses the function words the model reads (it cost nDCG on SciFact's claims).
+    asks = is_question(original) or not config.keywords_for_questions_only
+    if config.keywords and config.keyword_weight > 0 and asks and (form := keyword_form(original)):
         # For BM25 the keyword form is the original (same terms after stop words), so dense only.
         variants.append(Variant(form, "keywords", config.keyword_weight, bm25=False))
     if config.subquestions and config.subquestion_weight > 0:

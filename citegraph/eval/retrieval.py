@@ -31,7 +31,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "citegraph_no_multi_query": {"multi_query": False},
     "citegraph_no_prf": {"prf": False},
     "citegraph_no_mmr": {"mmr": False},
-    "citegraph_plain_hybrid": {"multi_query": False, "prf": False, "mmr": False},
+    "citegraph_no_source_prior": {"bm25_source_weight": 0.0},
+    "citegraph_plain_hybrid": {"multi_query": False, "prf": False, "mmr": False, "bm25_source_weight": 0.0},
 }
 _DEPTH = 300  # chunks fetched by the single-retriever baselines: enough for 100 distinct documents
 

@@ -3,7 +3,12 @@ fuse -> select (similarity floor, MMR, auto top-k).
 
 Every step is a method the LangGraph nodes (``citegraph/graphs/retrieval.py``) and the LangChain
 retriever (``retriever.py``) call; ``run`` chains them with the embedding calls batched (one model call
-for all variants, one Chroma call for all dense searches), which is what keeps a query near 20 ms.
+for all variants, one dense search for all of them: a matrix product over the in-memory vectors of a
+small store, else one Chroma call), which is what keeps a query near 20 ms.
+
+BM25 rankings add a document prior (``Settings.bm25_source_weight``): each chunk's BM25 score plus a
+multiple of its whole source's BM25 score (``SourceBm25``), so a document whose chunks split the query's
+terms between them is not lost to chunking.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class RetrievalPipeline:
             keywords=True,
             subquestions=True,
             keyword_weight=s.keyword_weight,
+            keywords_for_questions_only=s.keywords_for_questions_only,
             subquestion_weight=s.subquestion_weight,
             paraphrase_weight=s.paraphrase_weight,
             paraphrases=s.paraphrases,
@@ -130,7 +136,9 @@ class RetrievalPipeline:
         rankings: list[Ranking] = []
         for v in variants:
             if v.bm25 and bm25_w > 0:
-                ranked = self.store.bm25_weighted_ranking(v.bm25_terms(), s.fusion_depth)
+                ranked = self.store.bm25_weighted_ranking(
+                    v.bm25_terms(), s.fusion_depth, s.bm25_source_weight
+                )
                 rankings.append(_ranking(f"{v.kind}:{v.text}/bm25", v.weight * bm25_w, ranked))
         dense = [v for v in variants if v.dense]
         if dense and dense_w > 0:
@@ -175,7 +183,7 @@ class RetrievalPipeline:
             )
             if expansion:
                 terms = base + tuple((t, w * s.prf_term_weight) for t, w in expansion)
-                ranked = self.store.bm25_weighted_ranking(terms, s.fusion_depth)
+                ranked = self.store.bm25_weighted_ranking(terms, s.fusion_depth, s.bm25_source_weight)
                 rankings.append(_ranking("prf/bm25", s.prf_bm25_weight * bm25_w, ranked))
         if s.prf_dense_weight > 0 and dense_w > 0 and s.prf_beta > 0:
             centroid = self.vectors(top).mean(axis=0)
@@ -189,8 +197,9 @@ class RetrievalPipeline:
         """Weighted RRF (k = Settings.rrf_k, 1-based ranks) over deduplicated rankings; with
         ``source_boost`` > 0, each chunk also gains that share of its same-source siblings' scores
         (several matching passages are evidence that the document is about the query)."""
-        fused = fuse_rankings(rankings, k=self.settings.rrf_k)
-        boost = self.settings.source_boost
+        s = self.settings
+        fused = fuse_rankings(rankings, k=s.rrf_k)
+        boost = s.source_boost
         if boost <= 0 or not fused:
             return fused
         sources = self.source_ids([f.chunk_id for f in fused])

@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citegraph.retrieval.bm25 import Bm25Index
+from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
 from citegraph.retrieval.embeddings import (
     ChromaEmbeddingFunction,
     Embedder,
@@ -100,6 +100,9 @@ class HybridStore:
         self._thread_lock = threading.RLock()
         self._generation = -1
         self._bm25 = Bm25Index([], None)
+        self._source_bm25: SourceBm25 | None = None  # built or loaded on first use, per generation
+        self._flat: _FlatIndex | None = None  # all vectors in memory (small stores), per generation
+        self._source_lock = threading.Lock()
         self._sources: dict[str, tuple[str, str]] = {}
         if self.manifest.get_meta("dirty") == "1":
             self._try_reconcile()
@@ -220,6 +223,8 @@ class HybridStore:
                 self.reconcile()
                 bm25 = Bm25Index.load(self._bm25_dir(generation))
         self._bm25 = bm25
+        self._source_bm25 = None
+        self._flat = None
         self._live = set(bm25.ids)
         self._sources = {s.source_id: (s.path, s.title) for s in self.manifest.sources()}
         self._generation = generation
@@ -374,6 +379,14 @@ class HybridStore:
         """The stored vectors of ``chunk_ids`` (in that order) as an ``(n, dim)`` array; no re-embedding."""
         if not chunk_ids:
             return np.zeros((0, 0), dtype=np.float32)
+        flat = self._flat  # the in-memory copy, when dense search built one for this generation
+        if flat is not None and flat.generation == self._generation:
+            rows = [flat.rows.get(c, -1) for c in chunk_ids]
+            if min(rows) >= 0:
+                return flat.vectors[rows]
+        return self._chroma_embeddings(chunk_ids)
+
+    def _chroma_embeddings(self, chunk_ids: Sequence[str]) -> np.ndarray:
         found = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
         by_id = dict(zip(found["ids"], found["embeddings"], strict=True))  # type: ignore[arg-type]
         missing = [cid for cid in chunk_ids if cid not in by_id]
@@ -413,25 +426,53 @@ class HybridStore:
         self.manifest.close()
 
     # -- read-only helpers for the retrieval pipeline (issue 3) ---------------------------------------
-    def bm25_weighted_ranking(self, terms: Sequence[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    def bm25_weighted_ranking(
+        self, terms: Sequence[tuple[str, float]], k: int, source_weight: float = 0.0
+    ) -> list[tuple[str, float]]:
         """(chunk id, score) for already-tokenized, weighted BM25 terms (sum of weight x per-term BM25),
         best first; terms unknown to the index are ignored. Serves PRF expansions, whose terms carry
-        weights a query string cannot express."""
+        weights a query string cannot express. With ``source_weight`` > 0 each chunk's score also gains
+        that multiple of its whole source's BM25 score (a document prior; see ``SourceBm25``)."""
         self._refresh()
         model = self._bm25._model
         if model is None or k <= 0:
             return []
         vocab = model.vocab_dict
         known = [(vocab[t], w) for t, w in terms if t in vocab and w > 0]
-        if not known:
+        prior = self.source_bm25().chunk_scores(terms) if source_weight > 0 else None
+        if not known and prior is None:
             return []
         scores = np.zeros(len(self._bm25.ids), dtype=np.float32)
         for token_id, weight in known:
             scores += weight * model.get_scores_from_ids([token_id])
+        if prior is not None:
+            scores += np.float32(source_weight) * prior
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._bm25.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def source_bm25(self) -> SourceBm25:
+        """The source-level BM25 index of the committed generation: loaded if an earlier process saved
+        it beside the chunk index, else built from the manifest's chunks and saved there (best effort)."""
+        self._refresh()
+        index = self._source_bm25
+        if index is not None:
+            return index
+        with self._source_lock:
+            if self._source_bm25 is None:
+                bm25, directory = self._bm25, self._bm25_dir(self._generation) / "sources"
+                try:
+                    index = SourceBm25.load(directory, len(bm25.ids))
+                except (OSError, ValueError):
+                    index = SourceBm25.build(bm25.ids, self.manifest.chunks())
+                    if directory.parent.is_dir():
+                        with suppress(OSError):  # a writer may have moved on and removed the folder
+                            index.save(directory)
+                if bm25 is self._bm25:  # else a newer generation came in while we built
+                    self._source_bm25 = index
+                return index
+            return self._source_bm25
 
     def bm25_document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each BM25 term (terms absent from the index are left out)."""
@@ -449,11 +490,40 @@ class HybridStore:
         model = self._bm25._model
         return {t for t in model.vocab_dict if t} if model is not None else set()
 
+    def flat_index(self) -> _FlatIndex | None:
+        """Every live chunk vector in one in-memory matrix, when the store holds at most
+        ``Settings.dense_exact_max_chunks`` chunks (else None): exact search by one matrix product, ~1 ms
+        for 10k chunks, where a Chroma query costs a few. Chroma stays the store of record; the matrix is a
+        read-only copy of the committed generation, fetched once (no re-embedding)."""
+        self._refresh()
+        limit = self.settings.dense_exact_max_chunks
+        if not self._live or len(self._bm25.ids) > limit:
+            return None
+        flat = self._flat
+        if flat is not None and flat.generation == self._generation:
+            return flat
+        with self._source_lock:
+            flat = self._flat
+            if flat is None or flat.generation != self._generation:
+                generation, ids = self._generation, list(self._bm25.ids)
+                step = max(1, min(self.chroma.get_max_batch_size(), 5000))
+                try:
+                    parts = [self._chroma_embeddings(ids[i : i + step]) for i in range(0, len(ids), step)]
+                except KeyError:  # Chroma lags the manifest (mid-reconcile): search Chroma this time
+                    return None
+                flat = _FlatIndex(generation, ids, {c: i for i, c in enumerate(ids)}, np.concatenate(parts))
+                self._flat = flat
+            return flat
+
     def dense_rankings_by_vectors(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """One (chunk id, cosine) ranking per query vector, in one Chroma call (no embedding)."""
+        """One (chunk id, cosine) ranking per query vector: exact, in memory, for stores small enough for
+        ``flat_index``; else in one Chroma call (HNSW). No embedding either way."""
         self._refresh()
         if not self._live or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
+        flat = self.flat_index()
+        if flat is not None:
+            return flat.search(np.asarray(vectors, dtype=np.float32), k)
         fetch = min(len(self._live), k)
         result = self.collection.query(
             query_embeddings=[np.asarray(v, dtype=np.float32) for v in vectors],  # type: ignore[arg-type]
@@ -464,3 +534,24 @@ class HybridStore:
             [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True) if cid in self._live][:k]
             for ids, dists in zip(result["ids"], result["distances"], strict=True)  # type: ignore[arg-type]
         ]
+
+
+@dataclass(frozen=True)
+class _FlatIndex:
+    """All chunk vectors of one BM25 generation, rows in the BM25 index's id order."""
+
+    generation: int
+    ids: list[str]
+    rows: dict[str, int]
+    vectors: np.ndarray  # (n, dim) float32, L2-normalised
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """Top ``k`` (chunk id, cosine) per query row, best first (ties: lower row first)."""
+        sims = queries @ self.vectors.T
+        k = min(k, sims.shape[1])
+        out: list[list[tuple[str, float]]] = []
+        for row in sims:
+            top = np.argpartition(-row, k - 1)[:k]
+            top = top[np.lexsort((top, -row[top]))]
+            out.append([(self.ids[i], float(row[i])) for i in top])
+        return out

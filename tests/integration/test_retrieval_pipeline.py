@@ -7,6 +7,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from citegraph.agents.normalizer import QueryError
@@ -77,6 +78,47 @@ def test_prf_and_ablations_change_what_runs(pipeline: RetrievalPipeline) -> None
     assert not any(r.name.startswith("prf/") for r in bare.rankings)
     assert [v.kind for v in bare.variants] == ["original"]
     assert "Agnes Thorne" in bare.selected[0].text
+
+
+def test_the_bm25_document_prior_scores_chunks_by_their_whole_source(pipeline: RetrievalPipeline) -> None:
+    store = pipeline.store
+    index = store.source_bm25()
+    assert set(index.source_ids) == {s.source_id for s in store.sources()}
+    assert store.source_bm25() is index  # built once per BM25 generation
+    terms = (("kestrel", 1.0), ("bridg", 1.0))
+    plain = dict(store.bm25_weighted_ranking(terms, 50))
+    prior = dict(store.bm25_weighted_ranking(terms, 50, source_weight=1.5))
+    assert set(plain) <= set(prior)  # sibling chunks of a matching source join the ranking
+    chunks = store.manifest.chunks(list(prior))
+    source_of = {c.chunk_id: c.source_id for c in chunks}
+    for cid, score in prior.items():
+        assert score >= plain.get(cid, 0.0)
+    best = max(prior, key=prior.__getitem__)
+    assert any(source_of[best] == source_of[c] for c in plain)
+    full = pipeline.run("Who designed the Kestrel bridge?")
+    assert "Agnes Thorne" in full.selected[0].text
+
+
+def test_small_stores_search_dense_exactly_in_memory(pipeline: RetrievalPipeline) -> None:
+    store = pipeline.store
+    flat = store.flat_index()
+    assert flat is not None and sorted(flat.ids) == sorted(c.chunk_id for c in store.manifest.chunks())
+    question = "Who designed the Kestrel bridge?"
+    exact = store.dense_rankings_by_vectors(pipeline.embed([question]), 5)[0]
+    hnsw = store.dense_ranking(question, 5)  # Chroma
+    assert [c for c, _ in exact] == [c for c, _ in hnsw]
+    assert [s for _, s in exact] == pytest.approx([s for _, s in hnsw], abs=1e-4)
+    ids = [c for c, _ in exact]
+    assert np.allclose(store.embeddings(ids), store._chroma_embeddings(ids))
+    chroma_only = HybridStore(
+        store.settings.model_copy(update={"dense_exact_max_chunks": 0}), embedder=store.embedder
+    )
+    try:
+        assert chroma_only.flat_index() is None
+        via_chroma = chroma_only.dense_rankings_by_vectors(pipeline.embed([question]), 5)[0]
+        assert [c for c, _ in via_chroma] == ids
+    finally:
+        chroma_only.close()
 
 
 def test_similarity_floor_drops_unrelated_chunks(pipeline: RetrievalPipeline) -> None:

@@ -9,6 +9,7 @@ from citegraph.agents.multi_query import (
     Variant,
     dedupe_variants,
     expand_query,
+    is_question,
     keyword_form,
     llm_paraphrases,
     parse_lines,
@@ -98,3 +99,14 @@ def test_prf_terms_favour_frequent_informative_terms_of_top_chunks() -> None:
     assert terms[0][1] == 1.0 and all(0 < w <= 1 for _, w in terms)
     assert all(t not in {"insulin", "resist"} for t, _ in terms)
     assert prf_terms(["a"], [], lambda ts: {}, 10) == []
+
+
+def test_statements_get_no_keyword_form_unless_asked() -> None:
+    assert is_question("Who saved nine sailors?") and is_question("does aspirin prevent stroke")
+    assert not is_question("There is no association between HNF4A mutations and diabetes risks.")
+    claim = "Statins reduce the risk of hip fractures in older women."
+    assert [v.kind for v in expand_query(claim)] == ["original"]
+    every = expand_query(claim, config=ExpansionConfig(keywords_for_questions_only=False))
+    assert [v.kind for v in every] == ["original", "keywords"]
+    asked = expand_query("What reduces the risk of hip fractures in older women?")
+    assert [v.kind for v in asked] == ["original", "keywords"]
