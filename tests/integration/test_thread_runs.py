@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -68,6 +69,19 @@ def run_worker(store: str, log: str, request_key: str) -> None:
         service.ask("toy", QUESTION, "t1", {}, request_key=request_key)
 
 
+def wait_until_answering(service: GraphService, worker: subprocess.Popen, log: Path) -> None:
+    """Until the worker runs the answer node and the checkpoint before it is saved. LangGraph saves
+    checkpoints in the background while the next node runs, so the node starts before its checkpoint."""
+    deadline = time.monotonic() + 120
+    while True:
+        if log.exists() and "answer" in log.read_text():
+            with suppress(ApiError):  # 404 until the thread's first checkpoint is saved
+                if service.thread("t1")["pending"] == ["answer"]:
+                    return
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker never reached answer"
+        time.sleep(0.05)
+
+
 def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_path: Path) -> None:
     from citegraph.checkpoint import open_checkpointer
 
@@ -80,9 +94,7 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
         with open_checkpointer(settings) as saver:
             service = GraphService(settings, saver, [toy_spec(saver, log, answer_seconds=0)])
             deadline = time.monotonic() + 120
-            while not (log.exists() and "answer" in log.read_text()):
-                assert worker.poll() is None and time.monotonic() < deadline, "the worker never answered"
-                time.sleep(0.05)
+            wait_until_answering(service, worker, log)
             thread = service.thread("t1")
             assert (thread["status"], thread["pending"]) == ("running", ["answer"])
 
@@ -112,6 +124,7 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
             while log.read_text().split().count("answer") < 3:
                 assert worker.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
+            wait_until_answering(service, worker, log)
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
             assert service.thread("t1")["status"] == "incomplete"
@@ -137,10 +150,7 @@ def test_a_worker_killed_after_saving_a_result_but_before_its_checkpoint(tmp_pat
         with open_checkpointer(settings) as saver:
             spec = toy_spec(saver, log, answer_seconds=0)
             service = GraphService(settings, saver, [spec])
-            deadline = time.monotonic() + 120
-            while not (log.exists() and "answer" in log.read_text()):
-                assert worker.poll() is None and time.monotonic() < deadline, "the worker never answered"
-                time.sleep(0.05)
+            wait_until_answering(service, worker, log)
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
             # What the worker would have saved had it died a moment later: the answer node's result.
