@@ -1,12 +1,13 @@
 """Servers in subprocesses on free loopback ports, for the tests and the load benchmark: ``citegraph serve``,
 and the scale-out pair it can share, a Chroma server (``chroma run``) and a throwaway Postgres cluster.
 
-``citegraph serve`` gets its own session, so ``stop()``/``kill()`` reach uvicorn's workers through the
-process group.
+Each server gets its own session, so ``stop()``/``kill()`` reach its children (uvicorn's workers) through
+the process group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -30,73 +32,101 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ServerProcess:
-    """``citegraph serve`` in a subprocess on a free port; ``stop()`` ends it by its PID."""
+class ServedProcess:
+    """A server command in a subprocess of its own session on a free loopback port, output in ``log``;
+    ready when ``GET health_path`` answers 200; stopped by its PID (its process group)."""
 
     def __init__(
-        self, store: Path, log: Path, api_key: str, env: dict[str, str] | None = None, workers: int = 1
+        self,
+        command: Callable[[int], list[str]],
+        log: Path,
+        health_path: str,
+        *,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.api_key = api_key
         self.log = log
-        command = [
-            sys.executable,
-            "-m",
-            "citegraph.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--store",
-            str(store),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
-        full_env = {**os.environ, "CITEGRAPH_API_KEY": api_key, **(env or {})}
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=full_env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.health_path = health_path
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                command(self.port),
+                cwd=cwd,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.pid = self.process.pid
 
-    def wait_ready(self, timeout: float = 240) -> ServerProcess:
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def wait_ready(self, timeout: float = 240) -> Self:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
-                    f"the server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}"
+                    f"the server logging to {self.log} exited ({self.process.returncode}):\n{self.tail()}"
                 )
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{self.health_path}", timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"the server did not start in {timeout}s:\n{self.log.read_text()[-3000:]}")
+        raise RuntimeError(f"{self.url}{self.health_path} did not answer in {timeout}s:\n{self.tail()}")
 
     def kill(self) -> None:
-        """SIGKILL the server's process group (uvicorn's workers too), as a crash would."""
+        """SIGKILL the process group (uvicorn's workers too), as a crash would."""
         if self.process.poll() is None:
             os.killpg(self.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it if it lingers, and any children that outlived the leader."""
         if self.process.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+class ServerProcess(ServedProcess):
+    """``citegraph serve`` over ``store``, with ``api_key`` required of clients."""
+
+    def __init__(
+        self, store: Path, log: Path, api_key: str, env: dict[str, str] | None = None, workers: int = 1
+    ) -> None:
+        self.api_key = api_key
+
+        def command(port: int) -> list[str]:
+            return [
+                sys.executable,
+                "-m",
+                "citegraph.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--store",
+                str(store),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ]
+
+        full_env = {**os.environ, "CITEGRAPH_API_KEY": api_key, **(env or {})}
+        super().__init__(command, log, "/healthz", env=full_env)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -173,32 +203,22 @@ def chroma_server(folder: Path) -> Iterator[str]:
     if not chroma.name:
         raise Unavailable("the `chroma` command (chromadb's server) is not installed")
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = folder / "chroma.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = ServedProcess(
+        lambda port: [
+            str(chroma),
+            "run",
+            "--path",
+            str(folder / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        folder / "chroma.log",
+        "/api/v2/heartbeat",
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
+        yield server.wait_ready(timeout=60).url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()

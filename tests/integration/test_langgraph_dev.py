@@ -8,21 +8,16 @@ repository; it is stopped by its PID (its whole process group) at teardown."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from citegraph.server.process import free_port
+from citegraph.server.process import ServedProcess
 from tests.integration.corpus import write_corpus
 
 pytestmark = pytest.mark.integration
@@ -58,65 +53,30 @@ def absolute_config(workdir: Path) -> Path:
     return target
 
 
-class LangGraphDev:
-    """``langgraph dev`` in a subprocess (its own session, so the process group can be stopped by PID)."""
+class LangGraphDev(ServedProcess):
+    """``langgraph dev`` in ``workdir`` over ``store``, ready when it answers ``/ok``."""
 
     def __init__(self, workdir: Path, store: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
         env = {**os.environ, **OFFLINE, "CITEGRAPH_STORE_DIR": str(store)}
         for key in ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"):
             env.pop(key, None)
-        command = [
-            str(LANGGRAPH),
-            "dev",
-            "--config",
-            str(absolute_config(workdir)),
-            "--no-browser",
-            "--no-reload",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pid = self.process.pid
+        config = absolute_config(workdir)
 
-    def wait_ready(self, timeout: float = 180) -> LangGraphDev:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"langgraph dev exited ({self.process.returncode}):\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/ok", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"langgraph dev did not answer /ok in {timeout}s:\n{self.tail()}")
+        def command(port: int) -> list[str]:
+            return [
+                str(LANGGRAPH),
+                "dev",
+                "--config",
+                str(config),
+                "--no-browser",
+                "--no-reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
 
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it if it lingers."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):  # children that outlived the leader, if any
-            os.killpg(self.pid, signal.SIGKILL)
+        super().__init__(command, log, "/ok", cwd=workdir, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +100,7 @@ def dev_server(tmp_path_factory, embedder):
     workdir.mkdir()
     server = LangGraphDev(workdir, root / "store", root / "langgraph_dev.log")
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=180)
         yield server
     finally:
         server.stop()
