@@ -241,8 +241,10 @@ class GraphService:
             configurable[_REQUEST_KEY] = request_key
         return {"configurable": configurable, "recursion_limit": 100}
 
-    def _outcome(self, spec: GraphSpec, thread_id: str) -> RunOutcome:
-        snapshot = spec.graph.get_state(self._config(thread_id))
+    def _outcome(self, spec: GraphSpec, thread_id: str, snapshot: Any = None) -> RunOutcome:
+        """Where the thread stands: from ``snapshot`` when the caller has just read it, else read now."""
+        if snapshot is None:
+            snapshot = spec.graph.get_state(self._config(thread_id))
         for item in snapshot.interrupts or ():
             value = item.value if isinstance(item.value, dict) else {"value": item.value}
             draft = value.get("answer") if isinstance(value.get("answer"), dict) else {}
@@ -311,8 +313,8 @@ class GraphService:
                 # A worker killed between saving the input checkpoint and its input leaves a checkpoint of
                 # this request with the previous turn's state: that request never ran, so run it below.
                 if metadata.get("source") != "input":  # it ran to its end or its review; the reply was lost
-                    return replace(self._outcome(spec, thread_id), replayed=True)
-            self._no_pending_review(spec, thread_id)
+                    return replace(self._outcome(spec, thread_id, snapshot), replayed=True)
+            self._no_pending_review(snapshot, thread_id)
             if cut_off:
                 if _question_of(snapshot.values or {}) == question:
                     # The same question again, as a client retries after its worker died: go on from the
@@ -333,9 +335,7 @@ class GraphService:
     def resume(self, thread_id: str, decision: dict[str, Any]) -> RunOutcome:
         """Resume the review interrupt of ``thread_id`` with ``decision`` (approve, edit or reject)."""
         with self.locks.hold(thread_id):
-            model, options = self._thread_run(thread_id)
-            spec = self.spec(model)
-            snapshot = spec.graph.get_state(self._config(thread_id))
+            spec, snapshot, options = self._thread_run(thread_id)
             if not snapshot.interrupts:
                 raise ApiError(409, f"thread '{thread_id}' has no review waiting", code="no_pending_review")
             self._run(spec, thread_id, options, resume=decision)
@@ -344,9 +344,7 @@ class GraphService:
     def go_on(self, thread_id: str) -> RunOutcome:
         """Finish the run a dead worker left mid-way on ``thread_id``, from its last checkpoint."""
         with self.locks.hold(thread_id):
-            model, _ = self._thread_run(thread_id)
-            spec = self.spec(model)
-            snapshot = spec.graph.get_state(self._config(thread_id))
+            spec, snapshot, _ = self._thread_run(thread_id)
             if not _stopped_mid_way(snapshot):
                 raise ApiError(409, f"thread '{thread_id}' has no unfinished run", code="no_unfinished_run")
             return self._go_on(spec, thread_id, snapshot)
@@ -384,18 +382,21 @@ class GraphService:
                 return
 
     # -- threads ------------------------------------------------------------------------------------------
-    def _thread_run(self, thread_id: str) -> tuple[str, dict]:
-        """The model and options of the last run on ``thread_id`` (404 if the thread does not exist)."""
-        for spec in self.specs.values():
-            snapshot = spec.graph.get_state(self._config(thread_id))
+    def _thread_run(self, thread_id: str) -> tuple[GraphSpec, Any, dict]:
+        """The graph of the last run on ``thread_id``, its state snapshot and the run's options (404 if the
+        thread does not exist)."""
+        for candidate in self.specs.values():
+            snapshot = candidate.graph.get_state(self._config(thread_id))
             if snapshot.created_at is None:
                 continue
             model, options = _stored_run(snapshot)
-            return model or spec.name, options
+            spec = self.spec(model or candidate.name)
+            if spec is not candidate:  # the same checkpoint, read through the graph that wrote it
+                snapshot = spec.graph.get_state(self._config(thread_id))
+            return spec, snapshot, options
         raise ApiError(404, f"no thread '{thread_id}'", code="thread_not_found")
 
-    def _no_pending_review(self, spec: GraphSpec, thread_id: str) -> None:
-        snapshot = spec.graph.get_state(self._config(thread_id))
+    def _no_pending_review(self, snapshot: Any, thread_id: str) -> None:
         if snapshot.interrupts:
             raise ApiError(
                 409,
@@ -407,17 +408,15 @@ class GraphService:
     def thread(self, thread_id: str) -> dict[str, Any]:
         """The thread's conversation, last answer, any pending review, and whether a run is going on
         (``running``) or was cut off with its worker (``incomplete``: ask again or POST .../resume)."""
-        model, options = self._thread_run(thread_id)
-        spec = self.spec(model)
-        snapshot = spec.graph.get_state(self._config(thread_id))
+        spec, snapshot, options = self._thread_run(thread_id)
         values = snapshot.values or {}
-        outcome = self._outcome(spec, thread_id)
+        outcome = self._outcome(spec, thread_id, snapshot)
         status: str = outcome.status
         if _stopped_mid_way(snapshot):
             status = "running" if self.locks.busy(thread_id) else "incomplete"
         return {
             "thread_id": thread_id,
-            "model": model,
+            "model": spec.name,
             "options": options,
             "status": status,
             "pending": [task.name for task in snapshot.tasks],
