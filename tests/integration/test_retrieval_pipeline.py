@@ -105,16 +105,17 @@ def test_small_stores_search_dense_exactly_in_memory(pipeline: RetrievalPipeline
     assert flat is not None and sorted(flat.ids) == sorted(c.chunk_id for c in store.manifest.chunks())
     question = "Who designed the Kestrel bridge?"
     exact = store.dense_rankings_by_vectors(pipeline.embed([question]), 5)[0]
-    hnsw = store.dense_ranking(question, 5)  # Chroma
-    assert [c for c, _ in exact] == [c for c, _ in hnsw]
-    assert [s for _, s in exact] == pytest.approx([s for _, s in hnsw], abs=1e-4)
     ids = [c for c, _ in exact]
+    assert [c for c, _ in store.dense_ranking(question, 5)] == ids  # the text entry point is exact too
     assert np.allclose(store.embeddings(ids), store._chroma_embeddings(ids))
     chroma_only = HybridStore(
         store.settings.model_copy(update={"dense_exact_max_chunks": 0}), embedder=store.embedder
     )
     try:
         assert chroma_only.flat_index() is None
+        hnsw = chroma_only.dense_ranking(question, 5)
+        assert [c for c, _ in hnsw] == ids
+        assert [s for _, s in hnsw] == pytest.approx([s for _, s in exact], abs=1e-4)
         via_chroma = chroma_only.dense_rankings_by_vectors(pipeline.embed([question]), 5)[0]
         assert [c for c, _ in via_chroma] == ids
     finally:
