@@ -107,9 +107,6 @@ class Settings(BaseSettings):
     fusion_depth: int = Field(
         200, ge=1, le=1000, description="Chunks each ranking of the pipeline contributes to fusion."
     )
-    source_boost: float = Field(
-        0.0, ge=0, le=1, description="Add this share of a chunk's same-source siblings' fused scores."
-    )
     bm25_source_weight: float = Field(
         1.5,
         ge=0,

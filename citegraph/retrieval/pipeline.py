@@ -69,7 +69,6 @@ class RetrievalPipeline:
         self.chat_model = chat_model
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocabulary: set[str] | None = None
-        self._sources: dict[str, str] = {}
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- steps --------------------------------------------------------------------------------------
@@ -194,35 +193,8 @@ class RetrievalPipeline:
         return rankings
 
     def fuse(self, rankings: Sequence[Ranking]) -> list[Fused]:
-        """Weighted RRF (k = Settings.rrf_k, 1-based ranks) over deduplicated rankings; with
-        ``source_boost`` > 0, each chunk also gains that share of its same-source siblings' scores
-        (several matching passages are evidence that the document is about the query)."""
-        s = self.settings
-        fused = fuse_rankings(rankings, k=s.rrf_k)
-        boost = s.source_boost
-        if boost <= 0 or not fused:
-            return fused
-        sources = self.source_ids([f.chunk_id for f in fused])
-        totals: dict[str, float] = {}
-        for f in fused:
-            totals[sources.get(f.chunk_id, f.chunk_id)] = (
-                totals.get(sources.get(f.chunk_id, f.chunk_id), 0.0) + f.score
-            )
-        boosted = [
-            Fused(
-                f.chunk_id, f.score + boost * (totals[sources.get(f.chunk_id, f.chunk_id)] - f.score), f.ranks
-            )
-            for f in fused
-        ]
-        return sorted(boosted, key=lambda f: f.score, reverse=True)
-
-    def source_ids(self, chunk_ids: Sequence[str]) -> dict[str, str]:
-        """chunk id -> source id (cached; chunk ids are content hashes, so entries never go stale)."""
-        missing = [c for c in chunk_ids if c not in self._sources]
-        if missing:
-            for chunk in self.store.manifest.chunks(missing):
-                self._sources[chunk.chunk_id] = chunk.source_id
-        return {c: self._sources[c] for c in chunk_ids if c in self._sources}
+        """Weighted RRF (k = Settings.rrf_k, 1-based ranks) over deduplicated rankings."""
+        return fuse_rankings(rankings, k=self.settings.rrf_k)
 
     def select(
         self, query: NormalizedQuery, fused: Sequence[Fused], query_vector: np.ndarray, k: int | None = None
