@@ -69,6 +69,7 @@ class RetrievalPipeline:
         self.chat_model = chat_model
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocabulary: set[str] | None = None
+        self._sources: dict[str, str] = {}
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- steps --------------------------------------------------------------------------------------
@@ -195,6 +196,14 @@ class RetrievalPipeline:
     def fuse(self, rankings: Sequence[Ranking]) -> list[Fused]:
         """Weighted RRF (k = Settings.rrf_k, 1-based ranks) over deduplicated rankings."""
         return fuse_rankings(rankings, k=self.settings.rrf_k)
+
+    def source_ids(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """chunk id -> source id (cached; chunk ids are content hashes, so entries never go stale)."""
+        missing = [c for c in chunk_ids if c not in self._sources]
+        if missing:
+            for chunk in self.store.manifest.chunks(missing):
+                self._sources[chunk.chunk_id] = chunk.source_id
+        return {c: self._sources[c] for c in chunk_ids if c in self._sources}
 
     def select(
         self, query: NormalizedQuery, fused: Sequence[Fused], query_vector: np.ndarray, k: int | None = None
