@@ -534,6 +534,9 @@ class HybridStore:
         ]
 
 
+_BLAS_LOCK = threading.Lock()
+
+
 @cache
 def _blas_threads() -> ThreadpoolController:
     """The process's BLAS/OpenMP libraries, found once (a fresh lookup costs 0.4 ms; a limit 12 us)."""
@@ -554,7 +557,9 @@ class _FlatIndex:
         # One BLAS thread: the product is memory-bound (0.7 ms for 13k chunks), and OpenBLAS's workers
         # keep spinning after a threaded call, fighting torch's encoder threads for the same cores. On 2
         # cores that doubled the next query embedding and put p95 retrieval at 100 ms instead of 20.
-        with _blas_threads().limit(limits=1, user_api="blas"):
+        # The limit is process-wide: the lock keeps concurrent searches from restoring each other's saved
+        # setting out of order (which would leave BLAS at one thread for good).
+        with _BLAS_LOCK, _blas_threads().limit(limits=1, user_api="blas"):
             sims = queries @ self.vectors.T
         k = min(k, sims.shape[1])
         out: list[list[tuple[str, float]]] = []
