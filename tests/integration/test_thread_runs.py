@@ -69,6 +69,12 @@ def run_worker(store: str, log: str, request_key: str) -> None:
         service.ask("toy", QUESTION, "t1", {}, request_key=request_key)
 
 
+def start_worker(store: Path, log: Path, request_key: str) -> subprocess.Popen:
+    """``run_worker`` in a child process of its own (so it can be killed with SIGKILL)."""
+    code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
+    return subprocess.Popen([sys.executable, "-c", code, str(store), str(log), request_key], cwd=ROOT)
+
+
 def wait_until_answering(service: GraphService, worker: subprocess.Popen, log: Path) -> None:
     """Until the worker runs the answer node and the checkpoint before it is saved. LangGraph saves
     checkpoints in the background while the next node runs, so the node starts before its checkpoint."""
@@ -87,8 +93,7 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
 
     store, log = tmp_path / "store", tmp_path / "nodes.log"
     store.mkdir()
-    code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
-    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log), "request-1"], cwd=ROOT)
+    worker = start_worker(store, log, "request-1")
     settings = Settings(store_dir=store)
     try:
         with open_checkpointer(settings) as saver:
@@ -118,9 +123,7 @@ def test_a_killed_worker_leaves_an_incomplete_thread_that_a_retry_finishes(tmp_p
             assert nothing_left.value.status == 409
 
             # A new question on a thread left incomplete starts over instead of finishing the old one.
-            worker = subprocess.Popen(
-                [sys.executable, "-c", code, str(store), str(log), "request-2"], cwd=ROOT
-            )
+            worker = start_worker(store, log, "request-2")
             while log.read_text().split().count("answer") < 3:
                 assert worker.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
@@ -143,8 +146,7 @@ def test_a_worker_killed_after_saving_a_result_but_before_its_checkpoint(tmp_pat
 
     store, log = tmp_path / "store", tmp_path / "nodes.log"
     store.mkdir()
-    code = "import sys; from tests.integration.test_thread_runs import run_worker; run_worker(*sys.argv[1:])"
-    worker = subprocess.Popen([sys.executable, "-c", code, str(store), str(log), "request-1"], cwd=ROOT)
+    worker = start_worker(store, log, "request-1")
     settings = Settings(store_dir=store)
     try:
         with open_checkpointer(settings) as saver:
