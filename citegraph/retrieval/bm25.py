@@ -64,6 +64,21 @@ class Bm25Index:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
+def weighted_scores(model: bm25s.BM25 | None, terms: Sequence[tuple[str, float]]) -> np.ndarray | None:
+    """Each document's sum of weight x per-term BM25 score (float32), or None when no term with a positive
+    weight is in ``model``'s vocabulary (or there is no model)."""
+    if model is None:
+        return None
+    vocab = model.vocab_dict
+    known = [(vocab[t], w) for t, w in terms if t in vocab and w > 0]
+    if not known:
+        return None
+    scores = np.zeros(model.scores["num_docs"], dtype=np.float32)
+    for token_id, weight in known:
+        scores += weight * model.get_scores_from_ids([token_id])
+    return scores
+
+
 _SOURCES_FILE = "source_ids.json"
 _SOURCES_FORMAT = 1  # bump when how sources are joined or tokenized changes: older saved copies rebuild
 _CHUNK_SOURCE_FILE = "chunk_source.npy"
@@ -133,16 +148,8 @@ class SourceBm25:
     def chunk_scores(self, terms: Sequence[tuple[str, float]]) -> np.ndarray | None:
         """Each chunk's source score for weighted ``terms`` (sum of weight x per-term BM25), or None
         when no term is in the index."""
-        if self._model is None:
-            return None
-        vocab = self._model.vocab_dict
-        known = [(vocab[t], w) for t, w in terms if t in vocab and w > 0]
-        if not known:
-            return None
-        scores = np.zeros(len(self.source_ids), dtype=np.float32)
-        for token_id, weight in known:
-            scores += weight * self._model.get_scores_from_ids([token_id])
-        return np.append(scores, np.float32(0.0))[self.chunk_source]
+        scores = weighted_scores(self._model, terms)
+        return None if scores is None else np.append(scores, np.float32(0.0))[self.chunk_source]
 
 
 class _ChunkLike(Protocol):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
+from citegraph.retrieval.bm25 import Bm25Index, SourceBm25, weighted_scores
 from citegraph.retrieval.embeddings import (
     ChromaEmbeddingFunction,
     Embedder,
@@ -103,7 +103,7 @@ class HybridStore:
         self._bm25 = Bm25Index([], None)
         self._source_bm25: SourceBm25 | None = None  # built or loaded on first use, per generation
         self._flat: _FlatIndex | None = None  # all vectors in memory (small stores), per generation
-        self._source_lock = threading.Lock()
+        self._derived_lock = threading.Lock()  # builds of the per-generation source index and flat index
         self._sources: dict[str, tuple[str, str]] = {}
         if self.manifest.get_meta("dirty") == "1":
             self._try_reconcile()
@@ -434,14 +434,12 @@ class HybridStore:
         model = self._bm25._model
         if model is None or k <= 0:
             return []
-        vocab = model.vocab_dict
-        known = [(vocab[t], w) for t, w in terms if t in vocab and w > 0]
+        scores = weighted_scores(model, terms)
         prior = self.source_bm25().chunk_scores(terms) if source_weight > 0 else None
-        if not known and prior is None:
+        if scores is None and prior is None:
             return []
-        scores = np.zeros(len(self._bm25.ids), dtype=np.float32)
-        for token_id, weight in known:
-            scores += weight * model.get_scores_from_ids([token_id])
+        if scores is None:
+            scores = np.zeros(len(self._bm25.ids), dtype=np.float32)
         if prior is not None:
             scores += np.float32(source_weight) * prior
         k = min(k, len(scores))
@@ -456,7 +454,7 @@ class HybridStore:
         index = self._source_bm25
         if index is not None:
             return index
-        with self._source_lock:
+        with self._derived_lock:
             if self._source_bm25 is None:
                 bm25, directory = self._bm25, self._bm25_dir(self._generation) / "sources"
                 try:
@@ -499,7 +497,7 @@ class HybridStore:
         flat = self._flat
         if flat is not None and flat.generation == self._generation:
             return flat
-        with self._source_lock:
+        with self._derived_lock:
             flat = self._flat
             if flat is None or flat.generation != self._generation:
                 generation, ids = self._generation, list(self._bm25.ids)
