@@ -88,9 +88,13 @@ class PostgresThreadLocks:
 
         return psycopg.connect(self.url, autocommit=True)
 
+    @staticmethod
+    def _advisory_key(thread_id: str) -> int:
+        return _key(thread_id) - 2**31  # the second key of pg_advisory_lock is an int4
+
     @contextmanager
     def hold(self, thread_id: str) -> Iterator[None]:
-        key = _key(thread_id) - 2**31  # int4
+        key = self._advisory_key(thread_id)
         with self._connect() as connection:
             connection.execute("SELECT pg_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, key))
             try:
@@ -99,7 +103,7 @@ class PostgresThreadLocks:
                 connection.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, key))
 
     def busy(self, thread_id: str) -> bool:
-        key = _key(thread_id) - 2**31
+        key = self._advisory_key(thread_id)
         with self._connect() as connection:
             query = "SELECT pg_try_advisory_lock(%s, %s)"
             row = connection.execute(query, (ADVISORY_NAMESPACE, key)).fetchone()
