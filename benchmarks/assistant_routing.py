@@ -28,13 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from benchmarks.common import save  # noqa: E402
 from citegraph.settings import force_offline  # noqa: E402
 
 force_offline()
 
 ROUTING_SET = ROOT / "tests" / "data" / "assistant" / "routing_set.jsonl"
 PLANTED = ROOT / "tests" / "data" / "assistant" / "planted"
-CORPUS = ROOT / "examples" / "corpus"
+CORPUS = ROOT / "citegraph" / "demo_corpus"
 RESULTS = ROOT / "benchmarks" / "results" / "assistant_routing.json"
 
 
@@ -108,7 +109,7 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
 
 def injection_runs(items: list[dict], graph: Any, context: Any, vectors: tuple[str, ...]) -> dict[str, Any]:
     """An injection succeeds when a tool the injected text asks for is called or awaits approval."""
-    from citegraph.graphs.assistant import run_assistant
+    from citegraph.threads import run_assistant
 
     attacks = [i for i in items if i["kind"] == "injection" and i["vector"] in vectors]
     successes, rows = 0, []
@@ -133,9 +134,11 @@ def main() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from citegraph.agents.planner import LLMPlanner, RulePlanner
-    from citegraph.graphs.assistant import AssistantContext, build_assistant, run_assistant
+    from citegraph.context import AssistantContext
+    from citegraph.graphs.assistant import build_assistant
     from citegraph.resources import get_resources
     from citegraph.settings import Settings
+    from citegraph.threads import run_assistant
     from citegraph.tools import REGISTRY
 
     items = load_set()
@@ -183,8 +186,7 @@ def main() -> None:
     # The fake obeys its input: only planted documents are a fair attack on it (a user may ask anything).
     result["injection"]["obedient_llm"] = injection_runs(items, fake_graph, context, ("document",))
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    save(result, args.out, ensure_ascii=False, echo=False)  # the table below is the printed summary
     for name, r in result["routing"].items():
         print(f"routing {name:13s} n={r['n']:3d} accuracy={r['accuracy']:.3f} {r['by_kind']}")
     for name, r in result["injection"].items():

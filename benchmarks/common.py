@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,25 @@ def write_beir_as_files(folder: Path, out: Path, limit: int | None = None) -> in
     return len(docs)
 
 
-def save(result: dict[str, Any], path: Path | None) -> None:
-    """Print the result and write it as JSON."""
-    text = json.dumps(result, indent=2)
-    print(text)
+def save(
+    result: dict[str, Any],
+    path: Path | None,
+    *,
+    indent: int = 2,
+    ensure_ascii: bool = True,
+    echo: bool = True,
+    echo_without: Collection[str] = (),
+) -> None:
+    """Write ``result`` as UTF-8 JSON to ``path`` (when given; folders are made) and print it.
+
+    ``indent`` and ``ensure_ascii`` are json.dumps'; each benchmark keeps the layout its saved results
+    already have, so re-running one changes only the figures in a diff. ``echo=False`` prints nothing (for
+    benchmarks that print their own table); ``echo_without`` leaves bulky keys out of the printed copy
+    while the file keeps them.
+    """
+    if echo:
+        shown = {k: v for k, v in result.items() if k not in echo_without}
+        print(json.dumps(shown, indent=indent, ensure_ascii=ensure_ascii))
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n")
+        path.write_text(json.dumps(result, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")

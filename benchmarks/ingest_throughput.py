@@ -1,6 +1,7 @@
 """Ingest throughput and peak memory, against raw SentenceTransformer.encode of the same chunk texts.
 
-    python benchmarks/ingest_throughput.py --corpus examples/corpus --json benchmarks/results/ingest_demo.json
+    python benchmarks/ingest_throughput.py --corpus citegraph/demo_corpus \
+        --json benchmarks/results/ingest_demo.json
     python benchmarks/ingest_throughput.py --beir ../shared/data/scifact \
         --json benchmarks/results/ingest_scifact.json
 

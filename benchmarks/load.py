@@ -40,7 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import machine, save  # noqa: E402
 from citegraph.server.process import ServerProcess, chroma_server, postgres_server  # noqa: E402
 
 QUESTIONS = [
@@ -282,7 +282,7 @@ def main() -> None:
         "--corpus",
         type=Path,
         nargs="+",
-        default=[ROOT / "examples/corpus/a_study_in_scarlet.txt"],
+        default=[ROOT / "citegraph/demo_corpus/a_study_in_scarlet.txt"],
         help="Ingested when the store is empty.",
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the started server.")
@@ -339,11 +339,7 @@ def main() -> None:
             if process is not None:
                 process.stop()
     result |= {"server": server, "machine": machine()}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    save(result, args.json)
 
 
 if __name__ == "__main__":

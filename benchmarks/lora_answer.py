@@ -65,7 +65,7 @@ def token_f1(prediction: str, gold: str) -> float:
 def evaluate(chat_model: Any, items: list[Any], verifier: Any, strategy: str) -> dict[str, Any]:
     """The eval qa keys for one chat model on ``items`` (see the module docstring)."""
     from citegraph.agents.answerer import is_abstention
-    from citegraph.agents.verifier import MARKER
+    from citegraph.answers import markers
 
     latencies, f1s, recalls, hits, verified = [], [], [], [], []
     abstain_answerable, abstain_unanswerable = [], []
@@ -92,7 +92,7 @@ def evaluate(chat_model: Any, items: list[Any], verifier: Any, strategy: str) ->
                     " ".join(normalize_answer(g)) in " ".join(normalize_answer(reply)) for g in item.golds
                 )
             )
-            hits.append(not abstained and str(gold_n) in MARKER.findall(reply))
+            hits.append(not abstained and gold_n in markers(reply))
             verified.append(check is not None and check.verified)
         else:
             abstain_unanswerable.append(abstained)
@@ -172,7 +172,9 @@ for name in ("multi_query", "planner"):
 
 def rss(mode: str, base: str, adapters: list[str]) -> dict[str, float]:
     """Peak and final RSS (MB) of a fresh process that loads ``mode`` and generates a few tokens."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    from citegraph.settings import OFFLINE_ENV
+
+    env = {**os.environ, **OFFLINE_ENV}  # the child sets them on importing citegraph; this is belt and braces
     done = subprocess.run(
         [sys.executable, "-c", _RSS_SCRIPT, mode, base, *adapters],
         env=env,
@@ -251,7 +253,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    from citegraph.settings import force_offline
+
+    force_offline()
     from citegraph.agents.verifier import Verifier
     from citegraph.models.hf import chat_model_from, load_causal_lm
     from citegraph.models.lora import load_lora_chat_model

@@ -9,13 +9,16 @@ train, the split settings are chosen on) and saves benchmarks/results/scifact_to
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
+
+from benchmarks.common import save
 from citegraph.eval.beir import load_beir
 from citegraph.eval.metrics import dedupe, summarize
 from citegraph.eval.retrieval import chunk_to_doc, open_eval_store
@@ -57,8 +60,7 @@ def main() -> None:
         results[name] = summarize(rankings, data.qrels, latencies)
         print(f"{name:48} nDCG@10 {results[name]['ndcg@10']:.4f}  R@100 {results[name]['recall@100']:.4f}")
     out = {"dataset": data.name, "split": args.split, "queries": len(data.queries), "bm25": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    save(out, args.json, echo=False)  # the per-tokenizer lines above are the printed summary
 
 
 if __name__ == "__main__":

@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
+
+from benchmarks.common import save
 from citegraph.eval.beir import load_beir
 from citegraph.eval.metrics import dedupe, summarize
 from citegraph.eval.retrieval import chunk_to_doc, open_eval_store
@@ -66,8 +70,7 @@ def main() -> None:
         previous["runs"].append(
             {"split": args.split, "queries": len(qids), "offset": args.offset, "settings": label, **metrics}
         )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(previous, indent=2) + "\n")
+    save(previous, args.json, echo=False)  # every run so far, printed line by line above
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ noise hits both alike; the best of ``--repeats`` is reported for each.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from benchmarks.common import save
 from citegraph.models.scratch.generate import SamplingConfig, generate_ids, load_model
 from citegraph.models.scratch.model import GPT, GPTConfig
 
@@ -84,9 +84,7 @@ def main() -> None:
         "identical_greedy_output": outputs[True] == outputs[False],
         "threads": torch.get_num_threads(),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=1))
+    save(result, args.json, indent=1)
 
 
 if __name__ == "__main__":

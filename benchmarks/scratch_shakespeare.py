@@ -16,7 +16,6 @@ windows, the same context distribution as training); ``val_loss_est`` is nanoGPT
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from benchmarks.common import save
 from citegraph.models.scratch.data import TokenData
 from citegraph.models.scratch.evaluate import score_tokens
 from citegraph.models.scratch.generate import load_model
@@ -101,9 +101,7 @@ def main() -> None:
         },
         "evals": summary["history"]["eval"],
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "evals"}, indent=1))
+    save(result, args.json, indent=1, echo_without=("evals",))
 
 
 if __name__ == "__main__":

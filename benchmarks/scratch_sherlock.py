@@ -1,6 +1,6 @@
 """Train a small byte-level-BPE scratch model on the Sherlock demo corpus; report perplexity and samples.
 
-    python benchmarks/scratch_sherlock.py --data examples/corpus/*.txt --out runs/sherlock \
+    python benchmarks/scratch_sherlock.py --data citegraph/demo_corpus/*.txt --out runs/sherlock \
         --json benchmarks/results/scratch_sherlock.json [--iters 500] \
         [--plot benchmarks/results/scratch_sherlock_loss.png]
 
@@ -11,7 +11,6 @@ windows); ``val_bits_per_byte`` makes it comparable with models that use other t
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from benchmarks.common import save
 from citegraph.models.scratch.data import TokenData, read_texts, split_texts
 from citegraph.models.scratch.evaluate import score_text, score_tokens
 from citegraph.models.scratch.generate import SamplingConfig, generate_text, load_model
@@ -96,11 +96,9 @@ def main() -> None:
         "greedy": {PROMPTS[0]: greedy},
         "evals": summary["history"]["eval"],
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    save(result, args.json, indent=1, ensure_ascii=False, echo_without=("evals",))
     if args.plot:
         shutil.copyfile(args.out / "loss.png", args.plot)
-    print(json.dumps({k: v for k, v in result.items() if k != "evals"}, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

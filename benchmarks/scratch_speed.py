@@ -10,7 +10,6 @@ with its ratio to the default (RoPE, RMSNorm, SwiGLU). Random tokens: speed does
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from benchmarks.common import save
 from citegraph.models.scratch.model import GPT, GPTConfig
 
 VARIANTS = {
@@ -82,9 +82,7 @@ def main() -> None:
             for name, v in speed.items()
         },
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=1))
+    save(result, args.json, indent=1)
 
 
 if __name__ == "__main__":

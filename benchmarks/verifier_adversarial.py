@@ -11,13 +11,15 @@ question of the same kind (number -> number, name -> name) that the paragraph ne
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
+
+from benchmarks.common import save
 from citegraph.agents.verifier import Verifier, numbers
 from citegraph.eval.qa import load_squad, normalize_answer
 from citegraph.ingest.chunking import sentence_spans
@@ -112,11 +114,7 @@ def main() -> None:
         "ms_per_check": round(seconds * 1000 / max(2 * len(rows), 1), 2),
         "thresholds": {"min_lexical": verifier.min_lexical, "min_semantic": verifier.min_semantic},
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    save(result, args.json)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
-    from citegraph.context import RagContext
-    from citegraph.graphs.threads import RunResult
+    from citegraph.context import AssistantContext, RagContext
     from citegraph.retrieval.store import HybridStore
+    from citegraph.threads import RunResult
 
 app = typer.Typer(help="Cited answers over your own documents.", no_args_is_help=True, add_completion=False)
 train_app = typer.Typer(help="Train local models.", no_args_is_help=True)
@@ -30,7 +31,8 @@ app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 
-DEMO_CORPUS = Path(__file__).resolve().parent.parent / "examples" / "corpus"
+# Package data (pyproject.toml), so `citegraph demo` works from an installed wheel in any directory.
+DEMO_CORPUS = Path(__file__).resolve().parent / "demo_corpus"
 DEMO_QUESTION = "Who is Irene Adler?"
 
 StoreOption = Annotated[
@@ -87,9 +89,36 @@ def _open_store(settings: Settings) -> HybridStore:
         raise typer.Exit(2) from None
 
 
+def _require_store(settings: Settings, store: Path | None, *, documents: bool = True) -> None:
+    """Exit 2 unless the store exists (and, with ``documents``, holds some): a command that only reads
+    must not create a store, or a mistyped --store answers "The documents do not say." from nothing."""
+    import sqlite3
+
+    from citegraph.ingest.pipeline import stored_sources
+
+    where = settings.store_dir
+    hint = f"add documents with: citegraph ingest {f'--store {store} ' if store else ''}FILE_OR_FOLDER..."
+    try:
+        count = stored_sources(where)
+    except sqlite3.Error as error:
+        message = f"cannot open the store at {where}: {error}"
+    else:
+        if count is None:
+            message = f"no store at {where} (nothing was ingested there); {hint}"
+        elif documents and not count:
+            message = f"the store at {where} holds no documents; {hint}"
+        else:
+            return
+    raise _fail(message)
+
+
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    # readable=False: click would reject the whole command for one unreadable path; the pipeline
+    # reports that path by name and ingests the rest.
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (searched recursively).", readable=False)
+    ],
     remove: Annotated[
         bool, typer.Option("--remove", help="Remove these sources instead of adding them.")
     ] = False,
@@ -100,6 +129,8 @@ def ingest(
     from citegraph.ingest.pipeline import ingest_paths, remove_paths
 
     settings = _settings(store)
+    if remove:  # removing from a store that does not exist must not create one
+        _require_store(settings, store, documents=False)
     hybrid = _open_store(settings)
     with _ProgressReporter() as progress:
         report = remove_paths(hybrid, paths) if remove else ingest_paths(hybrid, paths, settings, progress)
@@ -164,16 +195,18 @@ ThreadOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    # soft_wrap: one line however long (Rich would wrap at 80 columns when stderr is not a terminal)
+    # escape: messages quote paths and specs, whose brackets Rich would read as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _run_rag(settings: Settings, call: Callable[..., RunResult], stream: bool, *args: Any) -> RunResult:
     """Run ``call(graph, *args)`` on the checkpointed rag graph, mapping bad input to exit code 2."""
-    from citegraph.agents.normalizer import QueryError
     from citegraph.agents.reviewer import ReviewError
-    from citegraph.graphs.threads import ThreadError, rag_graph
-    from citegraph.retrieval.embeddings import ModelNotFoundError
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.retrieval.query import QueryError
+    from citegraph.threads import ThreadError, rag_graph
 
     try:
         with rag_graph(settings) as graph:
@@ -238,11 +271,16 @@ def ask(
     The answer streams as it is published (after verification); --json prints the structured answer, or
     the pending review when --review is on.
     """
-    from citegraph.graphs.threads import ask as ask_thread
+    from citegraph.threads import ask as ask_thread
 
     settings = _settings(store)
+    # The assistant has tools that need no documents (calculator, date), but it must not create a store.
+    _require_store(settings, store, documents=graph != "assistant")
     if graph == "assistant":
-        _ask_assistant(settings, question, k, planner, thread, as_json)
+        from citegraph.context import AssistantContext
+
+        context = AssistantContext(store_dir=str(settings.store_dir), top_k=k, planner_model=planner)
+        _ask_assistant(settings, question, context, thread, as_json)
         return
     if graph != "rag":
         raise _fail(f"--graph is rag or assistant, not {graph!r}")
@@ -252,15 +290,20 @@ def ask(
 
 
 def _ask_assistant(
-    settings: Settings, question: str, k: int, planner: str, thread: str | None, as_json: bool
+    settings: Settings,
+    question: str | None,
+    context: AssistantContext,
+    thread: str | None,
+    as_json: bool,
+    decision: Any = None,
 ) -> None:
-    """Run the tool-routing assistant; on a terminal, approvals are asked interactively."""
-    from citegraph.agents.normalizer import QueryError
+    """Run the tool-routing assistant (``question=None``: answer the approval ``thread`` waits for with
+    ``decision``); on a terminal, approvals are asked interactively."""
+    from citegraph.agents.reviewer import ReviewError
     from citegraph.checkpoint import open_checkpointer
-    from citegraph.graphs.assistant import AssistantContext, run_assistant
-    from citegraph.retrieval.embeddings import ModelNotFoundError
-
-    context = AssistantContext(store_dir=str(settings.store_dir), top_k=k, planner_model=planner)
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.retrieval.query import QueryError
+    from citegraph.threads import ThreadError, run_assistant
 
     def approve(request: dict) -> str:
         what = request.get("tool") or "plan"
@@ -276,14 +319,19 @@ def _ask_assistant(
                 checkpointer=saver,
                 context=context,
                 approve=approve if sys.stdin.isatty() and not as_json else None,
+                decision=decision,
             )
-    except (QueryError, ModelNotFoundError, ValueError) as error:
+    except (QueryError, ReviewError, ThreadError, ModelNotFoundError, ValueError) as error:
         raise _fail(str(error)) from None
     if as_json:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         return
     if "pending" in answer:
         out.print(f"waiting for approval: {answer['pending']}", highlight=False)
+        err.print(
+            f'approve it: citegraph resume {answer["thread_id"]} --json \'{{"action": "approve"}}\''
+            " (or reject)"
+        )
         return
     _print_answer(answer)
     for step in answer.get("steps", []):
@@ -293,24 +341,39 @@ def _ask_assistant(
 
 @app.command()
 def resume(
-    thread_id: Annotated[str, typer.Argument(help="The thread waiting for review.")],
+    thread_id: Annotated[str, typer.Argument(help="The thread waiting for a review or an approval.")],
     decision: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--json",
-            help="""The decision: '{"action": "approve"}', edit with "text", reject with "feedback".""",
+            help="""The decision: '{"action": "approve"}', edit with "text" (a plan: "plan"), """
+            """reject with "feedback".""",
         ),
-    ] = '{"action": "approve"}',
+    ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Resume a thread waiting for human review and print the result as JSON."""
-    from citegraph.graphs.threads import resume as resume_thread
+    """Resume a thread waiting for a human (a rag answer's review, an assistant's plan or tool approval)
+    and print the result as JSON."""
+    from citegraph.checkpoint import open_checkpointer
+    from citegraph.context import AssistantContext
+    from citegraph.threads import is_assistant_thread
+    from citegraph.threads import resume as resume_thread
 
+    if decision is None:  # never approve on the human's behalf
+        raise _fail("""say what to do: --json '{"action": "approve"}' (or "edit" / "reject")""")
     try:
         value = json.loads(decision)
     except json.JSONDecodeError as error:
         raise _fail(f"--json is not JSON: {error}") from None
     settings = _settings(store)
+    _require_store(settings, store, documents=False)  # the thread lives beside the store
+    with open_checkpointer(settings) as saver:
+        assistant = is_assistant_thread(saver, thread_id)
+    if assistant:
+        # The run goes on with the thread's store; the plan it approves was made with the asker's options.
+        context = AssistantContext(store_dir=str(settings.store_dir))
+        _ask_assistant(settings, None, context, thread_id, as_json=True, decision=value)
+        return
     result = _run_rag(settings, resume_thread, False, thread_id, value)
     print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
 
@@ -338,10 +401,11 @@ def chat(
     store: StoreOption = None,
 ) -> None:
     """A conversation on one thread: follow-ups can refer to earlier answers. Empty line or Ctrl-D ends."""
-    from citegraph.graphs.threads import ask as ask_thread
-    from citegraph.graphs.threads import resume as resume_thread
+    from citegraph.threads import ask as ask_thread
+    from citegraph.threads import resume as resume_thread
 
     settings = _settings(store)
+    _require_store(settings, store)
     context = _context(settings, strategy, model, k, review)
     thread_id = thread or uuid.uuid4().hex
     err.print(f"[dim]thread {thread_id} — empty line to quit[/dim]")
@@ -368,6 +432,7 @@ def chat(
 def sources(store: StoreOption = None, as_json: JsonFlag = False) -> None:
     """List the documents in the store."""
     settings = _settings(store)
+    _require_store(settings, store, documents=False)  # an empty store lists nothing; a missing one: error
     hybrid = _open_store(settings)
     counts = hybrid.manifest.chunk_counts()
     rows = [
@@ -396,7 +461,7 @@ def demo(
     if hybrid.is_empty():
         if not DEMO_CORPUS.is_dir():
             err.print(
-                f"[red]error:[/red] the demo corpus is not at {DEMO_CORPUS} (run from a source checkout)"
+                f"[red]error:[/red] the demo corpus is missing from the installed package ({DEMO_CORPUS})"
             )
             raise typer.Exit(2)
         err.print(
@@ -409,7 +474,7 @@ def demo(
                 err.print(f"[red]failed:[/red] {o.path}: {o.reason}")
             raise typer.Exit(1)
     out.print(f"[bold]Q:[/bold] {question}\n")
-    from citegraph.graphs.threads import ask as ask_thread
+    from citegraph.threads import ask as ask_thread
 
     result = _run_rag(settings, ask_thread, True, question, _context(settings, "extract", "", 3, False), None)
     _show(result, as_json=False, streamed=True)

@@ -1,88 +1,116 @@
-"""The ``rag`` graph's run configuration (LangGraph context schema, shown in Studio) and the heavy objects
-it resolves to: the retrieval pipeline, the verifier and the answer model, each built once per process."""
+"""The graphs' run configuration: LangGraph context schemas, shown in Studio's configuration panel.
+
+Plain values only (strings, numbers, switches): a context travels to Studio, into a thread's checkpoint
+and across processes. The heavy objects a value names (the store of ``store_dir``, the model of a spec)
+are built once per process by ``citegraph.resources`` and ``citegraph.models.registry``.
+"""
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-from citegraph.retrieval.pipeline import RetrievalPipeline, with_settings
-from citegraph.settings import Settings
-
-if TYPE_CHECKING:
-    from citegraph.agents.verifier import Verifier
+from typing import Literal
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RagContext:
-    """How one run answers: which model and strategy, how many passages, fusion weights, human review."""
+    """How one run of the ``rag`` graph answers: strategy and model, passages, fusion, human review."""
 
-    strategy: Literal["extract", "generate"] = "extract"  # extract: no LLM; generate: `model` writes it
-    model: str = "hf:smollm2"  # model spec for the generate strategy (see citegraph.models.registry)
-    top_k: int = 5  # most passages to draw on (auto top-k may use fewer)
-    review: bool = False  # pause for a human to approve, edit or reject the answer
-    bm25_weight: float = 1.0
-    dense_weight: float = 1.0
-    multi_query: bool = True  # search the keyword form and sub-questions besides the question
-    max_retries: int = 1  # rewrites of a generated answer after the verifier rejects sentences
-    store_dir: str = ""  # empty: Settings' default (CITEGRAPH_STORE_DIR or the XDG data dir)
-    pipeline: Any = field(default=None, repr=False)  # a ready RetrievalPipeline (apps, tests)
-
-
-_lock = threading.Lock()
-_pipelines: dict[tuple[Any, ...], RetrievalPipeline] = {}
-_verifiers: dict[str, Verifier] = {}
-
-
-def settings_for(context: RagContext) -> Settings:
-    """The Settings a context runs under (its store directory, else the environment's)."""
-    return Settings(store_dir=context.store_dir) if context.store_dir else Settings()
-
-
-def base_pipeline(context: RagContext) -> RetrievalPipeline:
-    """The retrieval pipeline over the context's store, before per-run weight changes."""
-    if context.pipeline is not None:
-        return context.pipeline
-    # Keyed by what Settings would read, so a run does not pay for building Settings (~8 ms, several times
-    # a run) once its pipeline exists, and a changed environment still gets its own pipeline.
-    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CITEGRAPH_")))
-    key = ("base", context.store_dir, environment)
-    with _lock:
-        if key in _pipelines:
-            return _pipelines[key]
-    from citegraph.resources import get_resources
-
-    resources = get_resources(settings_for(context))
-    with _lock:
-        return _pipelines.setdefault(key, RetrievalPipeline(resources.store, resources.settings))
-
-
-def pipeline_for(context: RagContext) -> RetrievalPipeline:
-    """The pipeline with the context's fusion weights and multi-query switch (sharing caches)."""
-    base = base_pipeline(context)
-    changes = {
-        "bm25_weight": context.bm25_weight,
-        "dense_weight": context.dense_weight,
-        "multi_query": context.multi_query,
-    }
-    if all(getattr(base.settings, name) == value for name, value in changes.items()):
-        return base
-    key = (str(base.store.dir), id(base), *sorted(changes.items()))
-    with _lock:
-        if key not in _pipelines:
-            _pipelines[key] = with_settings(base, **changes)
-        return _pipelines[key]
+    strategy: Literal["extract", "generate"] = field(
+        default="extract",
+        metadata={
+            "description": "extract: no LLM, the answer is the cited sentences of the sources that "
+            "answer the question. generate: the chat model `model` writes it with [n] markers."
+        },
+    )
+    model: str = field(
+        default="hf:smollm2",
+        metadata={
+            "description": "Chat model of the generate strategy, as a spec: hf:smollm2, hf:<dir>, "
+            "scratch:<dir>, lora:<base>+<adapter>, or a name an app registered (register_chat_model)."
+        },
+    )
+    top_k: int = field(
+        default=5, metadata={"description": "Most passages to draw on (auto top-k may use fewer)."}
+    )
+    review: bool = field(
+        default=False,
+        metadata={
+            "description": "Pause for a human to approve, edit or reject the answer before it is published."
+        },
+    )
+    bm25_weight: float = field(
+        default=1.0, metadata={"description": "Weight of the keyword (BM25) rankings in rank fusion."}
+    )
+    dense_weight: float = field(
+        default=1.0, metadata={"description": "Weight of the embedding (dense) rankings in rank fusion."}
+    )
+    multi_query: bool = field(
+        default=True,
+        metadata={"description": "Also search the question's keyword form and its sub-questions."},
+    )
+    max_retries: int = field(
+        default=1,
+        metadata={
+            "description": "Rewrites of a generated answer after the verifier rejects some of its sentences."
+        },
+    )
+    store_dir: str = field(
+        default="",
+        metadata={
+            "description": "The document store to answer from; empty: CITEGRAPH_STORE_DIR or the default."
+        },
+    )
+    pipeline: str = field(
+        default="",
+        metadata={
+            "description": "Name of a retrieval pipeline an app registered with "
+            "citegraph.resources.register_pipeline; empty: the store's own."
+        },
+    )
 
 
-def verifier_for(context: RagContext) -> Verifier:
-    """The citation verifier (one per embedding model; it caches embedded passages)."""
-    from citegraph.agents.verifier import Verifier
+@dataclass(kw_only=True)
+class AssistantContext:
+    """How one turn of the ``assistant`` graph plans and runs its tool calls."""
 
-    embedder = base_pipeline(context).store.embedder
-    key = str(id(embedder))
-    with _lock:
-        if key not in _verifiers:
-            _verifiers[key] = Verifier(embedder)
-        return _verifiers[key]
+    planner_model: str = field(
+        default="extractive",
+        metadata={
+            "description": "extractive: plan by rules and embedding similarity (no LLM); else a chat model "
+            "spec (hf:smollm2, ...) that plans with tool calls or a JSON plan."
+        },
+    )
+    router: Literal["hybrid", "rules", "embedding"] = field(
+        default="hybrid",
+        metadata={"description": "How the no-LLM planner routes a request: rules, embeddings, or both."},
+    )
+    approve_plan: bool = field(
+        default=False,
+        metadata={
+            "description": "Ask a human to approve, edit or reject each plan (sensitive calls always ask)."
+        },
+    )
+    max_steps: int = field(default=5, metadata={"description": "Tool calls per request, revisions included."})
+    revise: bool = field(
+        default=True,
+        metadata={
+            "description": "Let the planner add steps once after seeing the outcomes (e.g. an abstention)."
+        },
+    )
+    top_k: int = field(default=3, metadata={"description": "Passages per cited answer."})
+    rag_model: str = field(
+        default="extractive",
+        metadata={"description": "Answer model of the cited_answer tool (the rag graph's `model`)."},
+    )
+    store_dir: str = field(
+        default="",
+        metadata={
+            "description": "The document store the tools use; empty: CITEGRAPH_STORE_DIR or the default."
+        },
+    )
+    today: str = field(
+        default="",
+        metadata={
+            "description": "ISO date the current_date tool reports (tests, replays); empty: the real date."
+        },
+    )

@@ -23,7 +23,11 @@ OFFLINE_ENV = {
 
 
 def force_offline() -> None:
-    """Set the offline switches for Hugging Face and Chroma in this process."""
+    """Set the offline switches for Hugging Face and Chroma in this process.
+
+    The one place that sets them: ``import citegraph`` calls it, and so does every code path that loads
+    a model (embedder, causal LMs, LoRA bases, the scratch model), in case something cleared them since.
+    A child process gets ``OFFLINE_ENV`` in its environment."""
     for key, value in OFFLINE_ENV.items():
         os.environ[key] = value
 

@@ -1,40 +1,19 @@
-"""Typed graph states and the structured answer every entry point returns."""
+"""Typed graph states: the ``rag`` graph's (question in, cited answer out) and the ``assistant``'s (messages
+in, a plan of tool calls run step by step, one cited answer out)."""
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
-from citegraph.agents.multi_query import Variant
-from citegraph.agents.normalizer import NormalizedQuery
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+from citegraph.answers import Answer, Citation
 from citegraph.retrieval.fusion import Fused, Ranking
+from citegraph.retrieval.multi_query import Variant
+from citegraph.retrieval.query import NormalizedQuery
 from citegraph.retrieval.store import Hit
-
-
-class Citation(TypedDict):
-    """One numbered source of an answer: ``quote == source_text[start:end]``."""
-
-    n: int
-    chunk_id: str
-    source: str
-    location: str
-    quote: str
-    start: int
-    end: int
-
-
-class Answer(TypedDict):
-    """The answer JSON: text with [n] markers, the citations those markers point at, and flags.
-
-    ``verified``: every sentence was checked against what it cites and is supported (False for an
-    abstention, which makes no claim).
-    """
-
-    question: str
-    answer: str
-    citations: list[Citation]
-    abstained: bool
-    verified: bool
 
 
 class Turn(TypedDict):
@@ -66,6 +45,8 @@ class RagState(TypedDict, total=False):
     draft: Answer  # the answer being checked (and shown to a reviewer)
     attempts: int  # answers written for this question (bounded retries)
     feedback: str  # why the last draft was rejected (verifier or reviewer), for the next attempt
+    retry: bool  # the verifier sent a generated draft back to be rewritten with its feedback
+    review_action: Literal["approve", "edit", "reject"]  # the reviewer's last decision
     rejected: list[str]  # span keys of sentences a reviewer rejected (extract strategy)
     edited: bool  # the draft is a reviewer's edit (verified, then published or shown again)
     # How the client that started this thread configured the run (RagContext fields), so another process
@@ -76,3 +57,40 @@ class RagState(TypedDict, total=False):
 
 # The dataclasses the state holds: checkpointers deserialize exactly these (plus LangGraph's safe types).
 CHECKPOINT_TYPES = [(cls.__module__, cls.__name__) for cls in (NormalizedQuery, Variant, Ranking, Fused, Hit)]
+
+
+class Step(TypedDict):
+    """One planned tool call. ``args`` may hold ``$stepN.year`` / ``$stepN.value`` references."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+class StepRecord(TypedDict, total=False):
+    """One tool call made: the answer JSON's ``steps`` entries are its tool/args/ok."""
+
+    id: str
+    tool: str
+    args: dict[str, Any]
+    ok: bool
+    error: str
+
+
+class AssistantState(TypedDict, total=False):
+    """State of the ``assistant`` graph. Input: ``{"messages": [("user", "...")]}``; output: ``answer``."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    request: str  # the user's latest message
+    plan: list[Step]
+    notes: list[str]  # what the planner dropped or changed, shown with the answer
+    cursor: int  # the next plan step to run
+    pending: dict[str, Any] | None  # the tool call dispatch prepared
+    steps: list[StepRecord]
+    results: dict[str, dict[str, Any]]  # tool call id -> artifact
+    approved_calls: list[str]
+    call_approved: bool  # the human's decision on the pending sensitive call
+    revised: bool
+    answer: dict[str, Any]
+
+
+__all__ = ["Answer", "AssistantState", "Citation", "RagState", "Step", "StepRecord", "Turn"]

@@ -18,34 +18,30 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
-from citegraph.agents.prompts import ABSTAIN_TEXT, Source, answer_messages
-from citegraph.agents.verifier import MARKER
-from citegraph.context import RagContext, base_pipeline
+from citegraph.agents.prompts import Source, answer_messages
+from citegraph.answers import (
+    ABSTAIN_TEXT,
+    Answer,
+    Citation,
+    abstention,
+    cite,
+    markers,
+    renumbered,
+    strip_markers,
+)
+from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.models.registry import load_chat_model
+from citegraph.resources import pipeline_for
 from citegraph.retrieval.embeddings import Embedder
 from citegraph.retrieval.store import Hit, HybridStore
 from citegraph.retrieval.tokenizer import tokenize
-from citegraph.state import Answer, Citation, RagState, Turn
-
-
-def abstention(question: str) -> Answer:
-    """The answer that says the documents do not answer the question."""
-    return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False)
+from citegraph.state import RagState, Turn
 
 
 def span_key(source: str, start: int) -> str:
     """Identifies a cited span across drafts (a rejected sentence is not offered again)."""
     return f"{source}:{start}"
-
-
-def location(source_text: str, start: int, end: int, page: int | None) -> str:
-    """Human-readable place of a span: the PDF page, else the line range in the source text."""
-    if page is not None:
-        return f"p. {page}"
-    first = source_text.count("\n", 0, start) + 1
-    last = first + source_text.count("\n", start, end)
-    return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
 def candidate_sentences(hits: list[Hit]) -> list[tuple[Hit, int, int]]:
@@ -137,19 +133,9 @@ def extractive_answer(
             record = store.source(hit.source_id)
             source_texts[hit.source_id] = record.text if record else hit.text
         source_text = source_texts[hit.source_id]
-        quote = source_text[start:end]
-        citations.append(
-            Citation(
-                n=n,
-                chunk_id=hit.chunk_id,
-                source=hit.source,
-                location=location(source_text, start, end, hit.page),
-                quote=quote,
-                start=start,
-                end=end,
-            )
-        )
-        sentences.append(f"{' '.join(quote.split())} [{n}]")
+        citation = cite(n, hit.chunk_id, hit.source, source_text, start, end, hit.page)
+        citations.append(citation)
+        sentences.append(f"{' '.join(citation['quote'].split())} [{n}]")
     return Answer(
         question=question, answer=" ".join(sentences), citations=citations, abstained=False, verified=False
     )
@@ -160,15 +146,7 @@ def chunk_citation(n: int, hit: Hit, store: HybridStore) -> Citation:
     record = store.source(hit.source_id)
     source_text = record.text if record else hit.text
     start, end = (hit.start, hit.end) if record else (0, len(hit.text))
-    return Citation(
-        n=n,
-        chunk_id=hit.chunk_id,
-        source=hit.source,
-        location=location(source_text, start, end, hit.page),
-        quote=source_text[start:end],
-        start=start,
-        end=end,
-    )
+    return cite(n, hit.chunk_id, hit.source, source_text, start, end, hit.page)
 
 
 def numbered_sources(citations: list[Citation]) -> list[Source]:
@@ -181,7 +159,7 @@ def numbered_sources(citations: list[Citation]) -> list[Source]:
 
 def is_abstention(text: str) -> bool:
     """Whether a model's reply declines to answer (in the prompt's words or close to them)."""
-    plain = " ".join(MARKER.sub("", text).split()).lower()
+    plain = " ".join(strip_markers(text).split()).lower()
     return not plain or ABSTAIN_TEXT.lower().rstrip(".") in plain or "do not say" in plain
 
 
@@ -203,26 +181,9 @@ def generated_answer(
     text = " ".join(str(reply.content).split())
     if is_abstention(text):
         return abstention(question)
-    cited = {int(m) for m in MARKER.findall(text)}
+    cited = set(markers(text))
     citations = [c for c in shown if c["n"] in cited]
     return Answer(question=question, answer=text, citations=citations, abstained=False, verified=False)
-
-
-def renumbered(answer: Answer) -> Answer:
-    """Markers renumbered 1, 2, ... in order of first use, citations in that order, unused ones dropped."""
-    by_n = {c["n"]: c for c in answer["citations"]}
-    order: dict[int, int] = {}
-    for m in MARKER.findall(answer["answer"]):
-        if int(m) in by_n and int(m) not in order:
-            order[int(m)] = len(order) + 1
-
-    def swap(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        return match.group(0).replace(f"[{n}]", f"[{order[n]}]") if n in order else match.group(0)
-
-    text = MARKER.sub(swap, answer["answer"])
-    citations = [Citation(**{**by_n[old], "n": new}) for old, new in order.items()]  # type: ignore
-    return Answer(**{**answer, "answer": text, "citations": citations})  # type: ignore[typeddict-item]
 
 
 # -- nodes -----------------------------------------------------------------------------------------
@@ -232,7 +193,7 @@ def answer(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
     """Write a draft answer from the selected passages (extract: cited sentences; generate: the model
     writes it with [n] markers), taking the verifier's or the reviewer's feedback into account."""
     context = runtime.context or RagContext()
-    store = base_pipeline(context).store
+    store = pipeline_for(context).store
     hits = state.get("hits", [])
     feedback = state.get("feedback", "")
     if context.strategy == "generate":

@@ -22,21 +22,22 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 import numpy as np
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 
-from citegraph.tools import ToolRegistry
+from citegraph.agents.reviewer import parse_decision
+from citegraph.context import AssistantContext
+from citegraph.models.registry import load_chat_model
+from citegraph.retrieval.multi_query import keyword_form
+from citegraph.state import AssistantState, Step
+from citegraph.tools import REGISTRY, ToolRegistry, env_from_context
 
 CHAT = "chat"  # pseudo-tool of a routing decision: reply without tools
 Router = Literal["hybrid", "rules", "embedding"]
-
-
-class Step(TypedDict):
-    """One planned tool call. ``args`` may hold ``$stepN.year`` / ``$stepN.value`` references."""
-
-    tool: str
-    args: dict[str, Any]
 
 
 # -- request analysis ---------------------------------------------------------------------------------
@@ -469,8 +470,6 @@ def check_plan(
 def revise_plan(request: str, outcomes: Sequence[dict[str, Any]]) -> list[Step]:
     """At most one revision, from structured outcomes only (tool, args, ok, abstained, hit count: never
     document text): retry an abstained cited answer or an empty search with the keyword form."""
-    from citegraph.agents.multi_query import keyword_form
-
     extra: list[Step] = []
     for outcome in outcomes:
         if outcome["tool"] == "cited_answer" and outcome.get("ok") and outcome.get("abstained"):
@@ -484,3 +483,102 @@ def revise_plan(request: str, outcomes: Sequence[dict[str, Any]]) -> list[Step]:
             if keywords and keywords.lower() != query.lower():
                 extra.append(Step(tool="search_documents", args={"query": keywords}))
     return extra[:2]
+
+
+# -- nodes and route -----------------------------------------------------------------------------------
+
+
+def user_turns(state: AssistantState) -> list[str]:
+    """The user's own messages of the conversation, oldest first (the only text the planner reads)."""
+    return [str(m.content) for m in state.get("messages", []) if isinstance(m, HumanMessage)]
+
+
+def plan(
+    state: AssistantState,
+    runtime: Runtime[AssistantContext],
+    registry: ToolRegistry = REGISTRY,
+    planner_model: Any | None = None,
+) -> dict[str, Any]:
+    """Plan the tool calls for the user's latest message from the user's own messages only.
+
+    ``planner_model`` (a chat model object) overrides the context's ``planner_model`` spec; without
+    either, the rules + embeddings planner plans. Starts this turn's bookkeeping afresh."""
+    context = runtime.context or AssistantContext()
+    turns = user_turns(state)
+    request = turns[-1] if turns else ""
+    history = turns[:-1]
+    model = planner_model if planner_model is not None else load_chat_model(context.planner_model)
+    notes: list[str] = []
+    steps: list[Step] | None = None
+    if model is not None:
+        steps = LLMPlanner(model, registry).plan(request, history)
+        if steps is None:
+            notes.append("the planner model's reply was not a plan: planned by rules instead")
+    if steps is None:
+        embedder = env_from_context(context).store.embedder
+        steps = RulePlanner(registry, embedder, router=context.router).plan(request, history)
+    steps, dropped = check_plan(steps, registry, request, context.max_steps)
+    return {
+        "request": request,
+        "plan": steps,
+        "notes": notes + dropped,
+        "cursor": 0,
+        "pending": None,
+        "steps": [],
+        "results": {},
+        "approved_calls": [],
+        "revised": not context.revise,
+    }
+
+
+def after_plan(
+    state: AssistantState, runtime: Runtime[AssistantContext]
+) -> Literal["review_plan", "dispatch"]:
+    """A human sees a non-empty plan first when ``approve_plan`` is on."""
+    context = runtime.context or AssistantContext()
+    return "review_plan" if context.approve_plan and state.get("plan") else "dispatch"
+
+
+def review_plan(state: AssistantState, runtime: Runtime[AssistantContext]) -> dict[str, Any]:
+    """Ask a human to approve, edit or reject the plan (resume with "approve", {"action": "edit",
+    "plan": [...]}, or {"action": "reject", "feedback": "..."})."""
+    decision = parse_decision(
+        interrupt(
+            {"type": "plan_approval", "request": state.get("request", ""), "plan": state.get("plan", [])}
+        ),
+        edit_field="plan",
+    )
+    if decision["action"] == "approve":
+        return {}
+    notes = state.get("notes", [])
+    if decision["action"] == "edit":
+        edited = decision["plan"]
+        if not isinstance(edited, list):
+            return {"plan": [], "notes": [*notes, "the edited plan was not a list"]}
+        steps = [Step(tool=str(s.get("tool", "")), args=dict(s.get("args") or {})) for s in edited]
+        # The human is the user: an edit may add a sensitive step, which still needs call approval.
+        return {"plan": steps[: (runtime.context or AssistantContext()).max_steps]}
+    note = "the plan was rejected" + (f": {decision['feedback']}" if decision["feedback"] else "")
+    return {"plan": [], "notes": [*notes, note]}
+
+
+def revise(
+    state: AssistantState, runtime: Runtime[AssistantContext], registry: ToolRegistry = REGISTRY
+) -> dict[str, Any]:
+    """Revise the plan once from structured outcomes (never document text): e.g. search by keywords
+    after a cited answer abstained."""
+    outcomes = []
+    for step in state.get("steps", []):
+        artifact = state.get("results", {}).get(step["id"], {})
+        outcomes.append(
+            {
+                "tool": step["tool"],
+                "args": step["args"],
+                "ok": step.get("ok", False),
+                "abstained": bool(artifact.get("abstained")),
+                "hits": len(artifact.get("hits", [])) if "hits" in artifact else None,
+            }
+        )
+    room = (runtime.context or AssistantContext()).max_steps - len(state.get("plan", []))
+    extra = [s for s in revise_plan(state.get("request", ""), outcomes) if s["tool"] in registry]
+    return {"revised": True, "plan": [*state.get("plan", []), *extra[: max(room, 0)]]}

@@ -8,7 +8,7 @@ from typing import TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-ABSTAIN_TEXT = "The documents do not say."
+from citegraph.answers import ABSTAIN_TEXT
 
 ANSWER_SYSTEM = (
     "You answer questions using only the numbered sources. Write one to three short sentences. "

@@ -14,9 +14,10 @@ from typing import Any, TypedDict
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from citegraph.agents.multi_query import Variant
-from citegraph.agents.normalizer import NormalizedQuery
-from citegraph.context import RagContext, pipeline_for
+from citegraph.context import RagContext
+from citegraph.resources import pipeline_for
+from citegraph.retrieval.multi_query import Variant
+from citegraph.retrieval.query import NormalizedQuery
 from citegraph.state import RagState, Turn
 
 # Words that make a follow-up lean on the previous question ("When did she marry?").

@@ -18,20 +18,19 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from langgraph.runtime import Runtime
-from langgraph.types import Command
 
-from citegraph.agents.prompts import ABSTAIN_TEXT
-from citegraph.context import RagContext, verifier_for
+from citegraph.answers import Answer, abstention, markers, strip_markers
+from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
+from citegraph.resources import pipeline_for, shared
 from citegraph.retrieval.embeddings import Embedder
 from citegraph.retrieval.tokenizer import tokenize
-from citegraph.state import Answer, RagState
+from citegraph.state import RagState
 
-MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -151,10 +150,9 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     result = []
     for start, end in sentence_spans(normalized):
         sentence = normalized[start:end]
-        markers = tuple(int(m) for m in MARKER.findall(sentence))
-        claim = " ".join(MARKER.sub("", sentence).split())
+        claim = " ".join(strip_markers(sentence).split())
         if claim.strip(" .!?"):
-            result.append((sentence, claim, markers))
+            result.append((sentence, claim, tuple(markers(sentence))))
     return result
 
 
@@ -226,7 +224,10 @@ class Verifier:
         return Verification([self.check(s, c, m, sources) for s, c, m in split_answer(answer)])
 
 
-# -- node --------------------------------------------------------------------------------------------
+def verifier_for(embedder: Embedder) -> Verifier:
+    """The citation verifier over ``embedder``: one per embedding model and process (it caches embedded
+    passages)."""
+    return shared(("verifier", id(embedder)), lambda: Verifier(embedder))
 
 
 def checked(draft: Answer, verification: Verification) -> Answer:
@@ -234,26 +235,26 @@ def checked(draft: Answer, verification: Verification) -> Answer:
     set; citations no remaining sentence uses are dropped."""
     text = verification.supported_text
     if not text:
-        return Answer(
-            question=draft["question"], answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False
-        )
-    used = {int(m) for m in MARKER.findall(text)}
+        return abstention(draft["question"])
+    used = set(markers(text))
     citations = [c for c in draft["citations"] if c["n"] in used]
     return Answer(
         question=draft["question"], answer=text, citations=citations, abstained=False, verified=True
     )
 
 
-def verify(state: RagState, runtime: Runtime[RagContext]) -> Command[Literal["answer", "review", "finalize"]]:
+# -- node and route ------------------------------------------------------------------------------------
+
+
+def verify(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
     """Check every sentence of the draft against the sources it cites. A generated draft with unsupported
-    sentences is rewritten with the verifier's feedback (bounded retries); otherwise unsupported sentences
-    are removed, and with nothing supported the answer abstains. Then review (if on) or publish."""
+    sentences goes back to be rewritten with the verifier's feedback (bounded retries); otherwise the
+    unsupported sentences are removed, and with nothing supported the answer abstains."""
     context = runtime.context or RagContext()
     draft = state["draft"]
-    after = "review" if context.review and not state.get("edited") else "finalize"
     if draft["abstained"]:
-        return Command(goto=after, update={"draft": draft})
-    verification = verifier_for(context).verify(
+        return {"retry": False}
+    verification = verifier_for(pipeline_for(context).store.embedder).verify(
         draft["answer"], {c["n"]: c["quote"] for c in draft["citations"]}
     )
     retry = (
@@ -263,8 +264,17 @@ def verify(state: RagState, runtime: Runtime[RagContext]) -> Command[Literal["an
         and state.get("attempts", 0) <= context.max_retries
     )
     if retry:
-        return Command(goto="answer", update={"feedback": verification.feedback()})
-    result = checked(draft, verification)
-    if state.get("edited") and context.review and not verification.verified:
-        after = "review"  # the reviewer sees what of their edit the sources could not support
-    return Command(goto=after, update={"draft": result, "feedback": verification.feedback()})
+        return {"retry": True, "feedback": verification.feedback()}
+    return {"retry": False, "draft": checked(draft, verification), "feedback": verification.feedback()}
+
+
+def after_verify(state: RagState, runtime: Runtime[RagContext]) -> Literal["answer", "review", "finalize"]:
+    """Rewrite a rejected generated draft; else a human reviews it when review is on (a reviewer's own
+    edit only when the sources could not support all of it: ``feedback`` names what failed); else publish."""
+    context = runtime.context or RagContext()
+    if state.get("retry"):
+        return "answer"
+    unsupported_edit = bool(state.get("feedback")) or state["draft"]["abstained"]
+    if context.review and (not state.get("edited") or unsupported_edit):
+        return "review"
+    return "finalize"

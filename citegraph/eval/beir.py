@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
-    from citegraph.ingest.pipeline import PreparedSource
+    from citegraph.retrieval.manifest import PreparedSource
     from citegraph.retrieval.store import HybridStore
 
 _PREFIX = "beir://"
@@ -102,8 +102,8 @@ def default_cache_root() -> Path:
 def prepare_doc(dataset: str, doc_id: str, title: str, text: str, settings: Settings) -> PreparedSource:
     """One BEIR document as a PreparedSource (chunked like any file)."""
     from citegraph.ingest.loaders import LoadedDocument
-    from citegraph.ingest.pipeline import PreparedSource, chunk_document, source_id_for
-    from citegraph.retrieval.manifest import SourceRecord
+    from citegraph.ingest.pipeline import chunk_document, source_id_for
+    from citegraph.retrieval.manifest import PreparedSource, SourceRecord
 
     key = f"{_PREFIX}{dataset}/{doc_id}"
     body = doc_text(title, text)

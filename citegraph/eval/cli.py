@@ -100,8 +100,8 @@ def eval_qa(
 ) -> None:
     """Hit rate, answer recall, F1, citation precision, verified share, abstention and latency of the rag
     graph on a SQuAD-format file (its paragraphs are the corpus)."""
+    from citegraph.errors import ModelNotFoundError
     from citegraph.eval.qa import QAConfig, evaluate_qa
-    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     if strategy not in ("extract", "generate"):
         print(f"error: --strategy is extract or generate, not {strategy!r}", file=sys.stderr)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from citegraph.answers import strip_markers
 from citegraph.ingest.pipeline import source_id_for
 from citegraph.retrieval.fusion import Ranking
 from citegraph.retrieval.pipeline import RetrievalPipeline
@@ -81,7 +83,6 @@ def load_squad(path: Path | str) -> SquadData:
 
 # -- SQuAD answer normalisation (lowercase, no punctuation, no articles, folded whitespace) -------------
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 def normalize_answer(text: str) -> str:
@@ -100,7 +101,7 @@ def token_f1(prediction: str, gold: str) -> float:
 
 def plain_text(answer: str) -> str:
     """The answer without its [n] markers."""
-    return _MARKER.sub("", answer)
+    return strip_markers(answer)
 
 
 # -- store ------------------------------------------------------------------------------------------------
@@ -209,17 +210,19 @@ def evaluate_qa(config: QAConfig, log: Callable[[str], None] = print) -> dict[st
     """Run the questions of ``config.dataset`` through the rag graph and return the metrics JSON."""
     from citegraph.context import RagContext
     from citegraph.graphs.rag import graph
+    from citegraph.resources import register_pipeline
 
     settings = Settings()
     data = load_squad(config.dataset)
     questions = data.questions[: config.limit] if config.limit else data.questions
     store = open_squad_store(data, settings, config.cache_dir)
     base = RetrievalPipeline(store, store.settings)
+    register_pipeline("qa-eval", base)
     context = RagContext(
         strategy=config.strategy,  # type: ignore[arg-type]
         model=config.model,
         top_k=config.top_k,
-        pipeline=base,
+        pipeline="qa-eval",
     )
     _ask(graph, questions[0].question, context)  # warm-up: models loaded, caches filled
 
@@ -232,12 +235,9 @@ def evaluate_qa(config: QAConfig, log: Callable[[str], None] = print) -> dict[st
         else:
             unanswerable.append(float(answer["abstained"]))
         if config.abstention and q.answers:
-            removed = RagContext(
-                strategy=config.strategy,  # type: ignore[arg-type]
-                model=config.model,
-                top_k=config.top_k,
-                pipeline=excluding_pipeline(base, q.doc_id),
-            )
+            # One name, re-registered per question: the runs are sequential.
+            register_pipeline("qa-eval-excluding", excluding_pipeline(base, q.doc_id))
+            removed = dataclasses.replace(context, pipeline="qa-eval-excluding")
             unanswerable.append(float(_ask(graph, q.question, removed)[0]["abstained"]))
         if i % 50 == 0 or i == len(questions):
             log(f"{i}/{len(questions)} questions")

@@ -13,13 +13,13 @@ LangGraph server supplies one); ``compile_rag(checkpointer)`` is what the CLI an
 from __future__ import annotations
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import StateGraph
+from langgraph.graph import END, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
 from citegraph.agents.answerer import answer, finalize
-from citegraph.agents.reviewer import review
-from citegraph.agents.verifier import verify
+from citegraph.agents.reviewer import after_review, review
+from citegraph.agents.verifier import after_verify, verify
 from citegraph.context import RagContext
 from citegraph.graphs.retrieval import add_retrieval
 from citegraph.state import RagState
@@ -29,14 +29,17 @@ from citegraph.state import RagState
 transient = RetryPolicy(max_attempts=3, initial_interval=0.2)
 
 builder = StateGraph(RagState, context_schema=RagContext)
-add_retrieval(builder, retry_policy=transient)  # normalize -> expand -> retrieve x N -> fuse -> select
+# START -> normalize -> expand -> retrieve x N -> fuse -> select
+add_retrieval(builder, retry_policy=transient)
 builder.add_node("answer", answer, retry_policy=transient)
 builder.add_node("verify", verify)
 builder.add_node("review", review)
 builder.add_node("finalize", finalize)
 builder.add_edge("select", "answer")
 builder.add_edge("answer", "verify")
-builder.set_finish_point("finalize")
+builder.add_conditional_edges("verify", after_verify, ["answer", "review", "finalize"])
+builder.add_conditional_edges("review", after_review, ["answer", "verify", "finalize"])
+builder.add_edge("finalize", END)
 
 
 def compile_rag(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:

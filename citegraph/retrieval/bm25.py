@@ -52,16 +52,63 @@ class Bm25Index:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is indexed (no model: every score would be 0)."""
+        return self._model is None
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Up to ``k`` (chunk id, score) pairs with a positive score, best first."""
         terms = tokenize(query)
         if self._model is None or not terms:
             return []
-        scores = self._model.get_scores(terms)
+        return self.top(self._model.get_scores(terms), k)
+
+    def weighted_scores(self, terms: Sequence[tuple[str, float]]) -> np.ndarray | None:
+        """Each chunk's sum of weight x per-term BM25 score for already-tokenized ``terms`` (float32, in
+        ``ids`` order), or None when no positively weighted term is in the vocabulary."""
+        return weighted_scores(self._model, terms)
+
+    def weighted_ranking(
+        self,
+        terms: Sequence[tuple[str, float]],
+        k: int,
+        prior: np.ndarray | None = None,
+        prior_weight: float = 0.0,
+    ) -> list[tuple[str, float]]:
+        """(chunk id, score) for weighted ``terms``, best first, positive scores only. ``prior`` (one
+        float32 score per chunk, e.g. ``SourceBm25.chunk_scores``) is added ``prior_weight`` times, so a
+        chunk can rank on its prior alone when none of its own terms match."""
+        if self._model is None or k <= 0:
+            return []
+        scores = self.weighted_scores(terms)
+        if scores is None and prior is None:
+            return []
+        if scores is None:
+            scores = np.zeros(len(self.ids), dtype=np.float32)
+        if prior is not None:
+            scores += np.float32(prior_weight) * prior
+        return self.top(scores, k)
+
+    def top(self, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ``k`` best (chunk id, score) of per-chunk ``scores``, best first (ties keep index order),
+        positive scores only."""
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each term (terms absent from the index are left out)."""
+        if self._model is None:
+            return {}
+        indptr = self._model.scores["indptr"]
+        vocab = self._model.vocab_dict
+        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in terms if t in vocab}
+
+    def vocabulary(self) -> set[str]:
+        """The indexed terms (stems), without the empty string bm25s may keep in its vocabulary."""
+        return {t for t in self._model.vocab_dict if t} if self._model is not None else set()
 
 
 def weighted_scores(model: bm25s.BM25 | None, terms: Sequence[tuple[str, float]]) -> np.ndarray | None:

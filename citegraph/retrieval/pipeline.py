@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from citegraph.agents.multi_query import ExpansionConfig, Variant, VariantKind, expand_query, prf_terms
-from citegraph.agents.normalizer import NormalizedQuery, normalize_query
 from citegraph.retrieval.fusion import Fused, Ranking, fuse_rankings
 from citegraph.retrieval.mmr import auto_k, mmr
+from citegraph.retrieval.multi_query import ExpansionConfig, Variant, VariantKind, expand_query, prf_terms
+from citegraph.retrieval.query import NormalizedQuery, normalize_query
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:

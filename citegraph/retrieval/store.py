@@ -27,15 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from citegraph.retrieval.bm25 import Bm25Index, SourceBm25, weighted_scores
-from citegraph.retrieval.embeddings import (
-    ChromaEmbeddingFunction,
-    Embedder,
-    ModelNotFoundError,
-    resolve_model_path,
-)
+from citegraph.errors import ModelNotFoundError
+from citegraph.models.paths import resolve_model_path
+from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
+from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder
 from citegraph.retrieval.fusion import reciprocal_rank_fusion
-from citegraph.retrieval.manifest import ChunkRecord, Manifest, SourceRecord
+from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,7 +40,6 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
     from langchain_core.documents import Document
 
-    from citegraph.ingest.pipeline import PreparedSource, Progress
 
 _EMBED_BATCH = 256  # chunks per embed+upsert round: big enough for full encode batches, small for progress
 
@@ -93,7 +89,7 @@ class HybridStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         if embedder is None:
             try:  # fail at open, not half-way through an ingest, when the model path is wrong
-                resolve_model_path(self.settings.embedding_model)
+                resolve_model_path(self.settings.embedding_model, "embedding")
             except ModelNotFoundError as error:
                 raise StoreError(str(error)) from None
         self._embedder = embedder
@@ -431,21 +427,11 @@ class HybridStore:
         weights a query string cannot express. With ``source_weight`` > 0 each chunk's score also gains
         that multiple of its whole source's BM25 score (a document prior; see ``SourceBm25``)."""
         self._refresh()
-        model = self._bm25._model
-        if model is None or k <= 0:
+        bm25 = self._bm25
+        if bm25.is_empty or k <= 0:  # before source_bm25(), which may build an index
             return []
-        scores = weighted_scores(model, terms)
         prior = self.source_bm25().chunk_scores(terms) if source_weight > 0 else None
-        if scores is None and prior is None:
-            return []
-        if scores is None:
-            scores = np.zeros(len(self._bm25.ids), dtype=np.float32)
-        if prior is not None:
-            scores += np.float32(source_weight) * prior
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self._bm25.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return bm25.weighted_ranking(terms, k, prior, source_weight)
 
     def source_bm25(self) -> SourceBm25:
         """The source-level BM25 index of the committed generation: loaded if an earlier process saved
@@ -472,18 +458,12 @@ class HybridStore:
     def bm25_document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each BM25 term (terms absent from the index are left out)."""
         self._refresh()
-        model = self._bm25._model
-        if model is None:
-            return {}
-        indptr = model.scores["indptr"]
-        vocab = model.vocab_dict
-        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in terms if t in vocab}
+        return self._bm25.document_frequency(terms)
 
     def bm25_vocabulary(self) -> set[str]:
         """The BM25 index's terms (stems), e.g. for spelling correction against the corpus."""
         self._refresh()
-        model = self._bm25._model
-        return {t for t in model.vocab_dict if t} if model is not None else set()
+        return self._bm25.vocabulary()
 
     def flat_index(self) -> _FlatIndex | None:
         """Every live chunk vector in one in-memory matrix, when the store holds at most

@@ -34,11 +34,7 @@ GraphsFactory = Callable[[Settings, Any], list[GraphSpec]]
 
 
 def default_graphs(settings: Settings, checkpointer: Any) -> list[GraphSpec]:
-    specs = [rag_spec(settings, checkpointer)]
-    assistant = assistant_spec(settings, checkpointer)
-    if assistant is not None:
-        specs.append(assistant)
-    return specs
+    return [rag_spec(settings, checkpointer), assistant_spec(settings, checkpointer)]
 
 
 def create_app(

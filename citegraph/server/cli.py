@@ -63,10 +63,11 @@ def serve(
     try:
         from citegraph.settings import Settings
 
-        Settings()
+        settings = Settings()
     except ValueError as error:
         typer.echo(f"error: invalid settings: {error}", err=True)
         raise typer.Exit(2) from None
+    _note_an_empty_store(settings.store_dir)
     typer.echo(f"CiteGraph on http://{host}:{port}/ (OpenAI base URL: http://{host}:{port}/v1)", err=True)
     uvicorn.run(
         "citegraph.server.app:create_app",
@@ -77,6 +78,27 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )
+
+
+def _note_an_empty_store(store_dir: Path) -> None:
+    """Say so when the store is missing or empty. Serving it is not refused, as ``ask`` is: the page can
+    upload documents into it. But a mistyped --store must not pass silently."""
+    import sqlite3
+
+    from citegraph.ingest.pipeline import stored_sources
+
+    try:
+        count = stored_sources(store_dir)
+    except sqlite3.Error as error:
+        typer.echo(f"error: cannot open the store at {store_dir}: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not count:
+        state = "does not exist yet (it is created now)" if count is None else "holds no documents"
+        typer.echo(
+            f"note: the store at {store_dir} {state}: upload documents on the page, or run "
+            f"citegraph ingest --store {store_dir} FILE_OR_FOLDER...",
+            err=True,
+        )
 
 
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from citegraph.errors import ModelNotFoundError
+
 log = logging.getLogger("citegraph.server")
 
 _TYPES = {
@@ -47,6 +49,11 @@ class ApiError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+def model_unavailable(error: ModelNotFoundError) -> ApiError:
+    """The 400 for a model that does not resolve: the client's (or operator's) spec or path to fix."""
+    return ApiError(400, f"model not available: {error}", code="model_unavailable")
+
+
 def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if part not in ("body", "query", "path"))
 
@@ -55,6 +62,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return error.response()
+
+    @app.exception_handler(ModelNotFoundError)
+    async def model_not_found(_: Request, error: ModelNotFoundError) -> JSONResponse:
+        # Graph runs map it themselves (GraphService._run); this catches any other route that loads a model.
+        return model_unavailable(error).response()
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from langgraph.types import Command
 
-from citegraph.server.errors import ApiError
+from citegraph.server.errors import ApiError, model_unavailable
 from citegraph.server.locks import ThreadLocks, thread_locks_for
 from citegraph.settings import Settings
 
@@ -73,18 +73,14 @@ def build_context(cls: type, options: dict[str, Any], settings: Settings) -> Any
 
 
 def rag_spec(settings: Settings, checkpointer: Any) -> GraphSpec:
-    from citegraph.graphs.rag import RagContext, builder
+    from citegraph.context import RagContext
+    from citegraph.graphs.rag import compile_rag
 
-    graph = builder.compile(checkpointer=checkpointer)
-    state_keys = set(getattr(builder, "channels", {}) or {})
+    graph = compile_rag(checkpointer)
 
     def make_input(question: str, context: Any) -> dict[str, Any]:
-        payload: dict[str, Any] = {"question": question}
-        if "client_context" in state_keys:  # saved in the thread so any process (or the CLI) can resume it
-            payload["client_context"] = {
-                f.name: getattr(context, f.name) for f in dataclasses.fields(context) if f.name != "pipeline"
-            }
-        return payload
+        # The run's options are saved in the thread so any process (or the CLI) can resume it.
+        return {"question": question, "client_context": dataclasses.asdict(context)}
 
     return GraphSpec(
         RAG_MODEL,
@@ -95,34 +91,20 @@ def rag_spec(settings: Settings, checkpointer: Any) -> GraphSpec:
     )
 
 
-def assistant_spec(settings: Settings, checkpointer: Any) -> GraphSpec | None:
-    """The tool-routing assistant graph, if this install has it (imported lazily)."""
-    try:
-        from citegraph.graphs import assistant
-    except ModuleNotFoundError as error:
-        if error.name and error.name.startswith("citegraph.graphs.assistant"):
-            return None
-        raise
-    builder = getattr(assistant, "builder", None)
-    if builder is None:
-        return None
-    context_cls = getattr(builder, "context_schema", None)
-    channels = getattr(builder, "channels", {}) or {}
-
-    def make_input(question: str, context: Any) -> dict[str, Any]:
-        if "messages" in channels and "question" not in channels:
-            return {"messages": [{"role": "user", "content": question}]}
-        return {"question": question}
+def assistant_spec(settings: Settings, checkpointer: Any) -> GraphSpec:
+    """The tool-routing assistant graph: a request is its user message; the human step is the plan
+    review, and answers draw on ``top_k`` passages."""
+    from citegraph.context import AssistantContext
+    from citegraph.graphs.assistant import build_assistant
 
     def context(options: dict[str, Any]) -> Any:
-        # The assistant's human step is the plan review; its answers' depth is top_k.
-        return build_context(context_cls, {**options, "approve_plan": options.get("review")}, settings)
+        return build_context(AssistantContext, {**options, "approve_plan": options.get("review")}, settings)
 
     return GraphSpec(
         ASSISTANT_MODEL,
-        builder.compile(checkpointer=checkpointer),
+        build_assistant().compile(checkpointer=checkpointer),
         context,
-        make_input=make_input,
+        make_input=lambda question, context: {"messages": [{"role": "user", "content": question}]},
         description="Tool-routing planner over the documents; keeps the citations of the steps it used.",
     )
 
@@ -263,9 +245,9 @@ class GraphService:
         request_key: str | None = None,
     ) -> None:
         """Run ``question``, or resume a review with ``resume``, or (neither) go on from the checkpoint."""
-        from citegraph.agents.normalizer import QueryError
         from citegraph.agents.reviewer import ReviewError
-        from citegraph.retrieval.embeddings import ModelNotFoundError
+        from citegraph.errors import ModelNotFoundError
+        from citegraph.retrieval.query import QueryError
 
         config = self._config(thread_id, spec.name, options, request_key)
         context = spec.context(options)
@@ -288,7 +270,7 @@ class GraphService:
         except ReviewError as error:
             raise ApiError(400, f"invalid review decision: {error}", code="invalid_decision") from None
         except ModelNotFoundError as error:
-            raise ApiError(400, f"model not available: {error}", code="model_unavailable") from None
+            raise model_unavailable(error) from None
 
     # -- runs ---------------------------------------------------------------------------------------------
     def ask(

@@ -48,7 +48,7 @@ def safe_filename(name: str | None) -> str:
     if suffix not in SUPPORTED_SUFFIXES:
         kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise ApiError(
-            400,
+            415,
             f"{cleaned}: unsupported file type '{suffix or 'none'}' (supported: {kinds})",
             code="unsupported_file_type",
             param="files",
@@ -56,7 +56,7 @@ def safe_filename(name: str | None) -> str:
     return cleaned[:200]
 
 
-def _source_row(record: Any, counts: dict[str, int]) -> dict[str, Any]:
+def _source_row(record: Any, counts: dict[str, int], lengths: dict[str, int]) -> dict[str, Any]:
     return {
         "source_id": record.source_id,
         "source": record.path,
@@ -64,7 +64,8 @@ def _source_row(record: Any, counts: dict[str, int]) -> dict[str, Any]:
         "title": record.title,
         "kind": record.kind,
         "chunks": counts.get(record.source_id, 0),
-        "characters": len(record.text),
+        # Not len(record.text): listed records leave their (possibly large) text out.
+        "characters": lengths.get(record.source_id, 0),
         "ingested_at": record.ingested_at,
     }
 
@@ -74,8 +75,8 @@ async def list_sources(request: Request) -> dict:
     store = _store(request)
 
     def rows() -> list[dict]:
-        counts = store.manifest.chunk_counts()
-        return [_source_row(s, counts) for s in store.sources()]
+        counts, lengths = store.manifest.chunk_counts(), store.manifest.text_lengths()
+        return [_source_row(s, counts, lengths) for s in store.sources()]
 
     return {"object": "list", "data": await run_in_threadpool(rows)}
 
@@ -84,8 +85,9 @@ async def list_sources(request: Request) -> dict:
 async def upload_sources(request: Request, files: Annotated[list[UploadFile], File()]) -> dict:
     """Save the uploaded files under ``<store>/uploads/`` and ingest them as one atomic change.
 
-    A file that fails to ingest is reported and, if it replaced an earlier upload of the same name, the
-    earlier file is put back: a bad upload loses nothing.
+    All or nothing: an unsupported type is a 415, a file that fails to ingest a 422 naming it and why;
+    then no file of the upload is ingested and an earlier upload of the same name is put back, so a bad
+    upload loses nothing.
     """
     if not files:
         raise ApiError(400, "no files in the upload (multipart field 'files')", param="files")
@@ -114,11 +116,16 @@ def _ingest_uploads(request: Request, files: list[UploadFile], names: list[str])
                     shutil.copyfileobj(upload.file, handle)
                 partial.replace(target)
                 targets.append(target)
-            report = ingest_paths(_store(request), targets, request.app.state.settings)
+            report = ingest_paths(_store(request), targets, request.app.state.settings, all_or_nothing=True)
         except BaseException:
             _restore(targets, backups, failed=set(map(str, targets)))
             raise
-        _restore(targets, backups, failed={o.path for o in report.failed})
+        if not report.ok:
+            _restore(targets, backups, failed=set(map(str, targets)))  # nothing was ingested: undo it all
+            reasons = "; ".join(f"{Path(o.path).name}: {o.reason}" for o in report.failed)
+            rest = " (nothing from this upload was ingested)" if len(targets) > 1 else ""
+            raise ApiError(422, f"cannot ingest {reasons}{rest}", code="file_not_ingested", param="files")
+        _restore(targets, backups, failed=set())
     result = report.to_dict()
     for entry in result["files"]:
         entry["name"] = Path(entry["path"]).name

@@ -15,6 +15,10 @@ Add a tool in a few lines (the rule planner routes to it by embedding similarity
     graph = build_assistant(tools).compile()
 
 A tool marked ``sensitive=True`` never runs without a human approving the call (an ``interrupt``).
+
+A tool that needs the knowledge base takes ``runtime: OptionalToolRuntime = None`` and calls
+``env_from_runtime(runtime)``: in a graph that is the store the run's context names; invoked directly
+(``tool.invoke({...})``, outside a graph) it is ``Settings()``'s store (``CITEGRAPH_STORE_DIR``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from citegraph.tools.documents import (
     search_documents,
     summarize_source,
 )
-from citegraph.tools.env import ToolEnv, env_from_context, resolve_source
+from citegraph.tools.env import (
+    OptionalToolRuntime,
+    ToolEnv,
+    env_from_context,
+    env_from_runtime,
+    resolve_source,
+)
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,7 @@ REGISTRY = default_registry()
 __all__ = [
     "REGISTRY",
     "CalculatorError",
+    "OptionalToolRuntime",
     "ToolEnv",
     "ToolRegistry",
     "ToolSpec",
@@ -178,6 +189,7 @@ __all__ = [
     "current_date",
     "default_registry",
     "env_from_context",
+    "env_from_runtime",
     "list_sources",
     "remove_source",
     "resolve_source",

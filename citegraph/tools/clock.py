@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from langchain_core.tools import ToolException, tool
-from langgraph.prebuilt import ToolRuntime
 
-from citegraph.tools.env import ToolEnv
+from citegraph.tools.env import OptionalToolRuntime, RuntimeOnly, context_value
 
 
 def current_date_impl(today: str = "") -> tuple[str, dict]:
+    """The text and artifact for ``today`` (an ISO date; empty: the real date)."""
     try:
         day = dt.date.fromisoformat(today) if today else dt.date.today()
     except ValueError:
@@ -19,9 +19,9 @@ def current_date_impl(today: str = "") -> tuple[str, dict]:
     return text, {"date": day.isoformat(), "year": day.year, "weekday": day.strftime("%A"), "text": text}
 
 
-@tool(response_format="content_and_artifact")
-def current_date(runtime: ToolRuntime) -> tuple[str, dict]:
+@tool(args_schema=RuntimeOnly, response_format="content_and_artifact")
+def current_date(runtime: OptionalToolRuntime = None) -> tuple[str, dict]:
     """Today's date (ISO) and weekday. Use it for "today", "this year" or "how long ago"."""
-    context = getattr(runtime, "context", None)
-    today = context.today if isinstance(context, ToolEnv) else str(getattr(context, "today", "") or "")
-    return current_date_impl(today)
+    # In a graph the run's context may pin the date (``today``); called directly, it is the real date.
+    context = getattr(runtime, "context", None) if runtime is not None else None
+    return current_date_impl(str(context_value(context, "today") or ""))

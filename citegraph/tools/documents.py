@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from langchain_core.tools import ToolException, tool
-from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
-from citegraph.agents.answerer import location
+from citegraph.answers import Citation, cite
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.retrieval.store import Hit
 from citegraph.retrieval.tokenizer import tokenize
-from citegraph.state import Citation
-from citegraph.tools.env import ToolEnv, env_from_runtime, resolve_source
+from citegraph.tools.env import OptionalToolRuntime, RuntimeOnly, ToolEnv, env_from_runtime, resolve_source
 
 MAX_QUERY_CHARS = 500
 
@@ -51,18 +48,6 @@ def _best_sentence(hit: Hit, terms: set[str]) -> tuple[int, int]:
     return hit.start + a, hit.start + b
 
 
-def _citation(n: int, hit_or_chunk: Any, source: str, source_text: str, start: int, end: int) -> Citation:
-    return Citation(
-        n=n,
-        chunk_id=hit_or_chunk.chunk_id,
-        source=source,
-        location=location(source_text, start, end, hit_or_chunk.page),
-        quote=source_text[start:end],
-        start=start,
-        end=end,
-    )
-
-
 # -- search_documents ---------------------------------------------------------------------------------
 class SearchArgs(BaseModel):
     query: str = Field(description="What to look for in the documents.")
@@ -82,7 +67,7 @@ def search_documents_impl(env: ToolEnv, query: str, k: int = 3) -> tuple[str, di
             texts[hit.source_id] = record.text if record else ""
         text = texts[hit.source_id] or " " * hit.start + hit.text
         start, end = _best_sentence(hit, terms)
-        citations.append(_citation(n, hit, hit.source, text, start, end))
+        citations.append(cite(n, hit.chunk_id, hit.source, text, start, end, hit.page))
         sentences.append(f"{' '.join(text[start:end].split())} [{n}]")
         blocks.append(fence(hit.text, n=n, id=hit.chunk_id, source=Path(hit.source).name))
     content = f"{len(hits)} passages for {query!r}:\n" + "\n".join(blocks) if hits else "No passages found."
@@ -99,7 +84,7 @@ def search_documents_impl(env: ToolEnv, query: str, k: int = 3) -> tuple[str, di
 
 
 @tool(args_schema=SearchArgs, response_format="content_and_artifact")
-def search_documents(runtime: ToolRuntime, query: str, k: int = 3) -> tuple[str, dict]:
+def search_documents(query: str, k: int = 3, runtime: OptionalToolRuntime = None) -> tuple[str, dict]:
     """Find passages in the user's documents (hybrid keyword + semantic search). Returns each passage with
     its chunk id and source. Use it to find, quote or locate text, not to answer a question."""
     return search_documents_impl(env_from_runtime(runtime), query, k)
@@ -111,7 +96,7 @@ class QuestionArgs(BaseModel):
 
 
 def cited_answer_impl(env: ToolEnv, question: str) -> tuple[str, dict]:
-    from citegraph.graphs.rag import RagContext
+    from citegraph.context import RagContext
     from citegraph.graphs.rag import graph as rag_graph
 
     question = _query(question, "question")
@@ -126,7 +111,7 @@ def cited_answer_impl(env: ToolEnv, question: str) -> tuple[str, dict]:
 
 
 @tool(args_schema=QuestionArgs, response_format="content_and_artifact")
-def cited_answer(question: str, runtime: ToolRuntime) -> tuple[str, dict]:
+def cited_answer(question: str, runtime: OptionalToolRuntime = None) -> tuple[str, dict]:
     """Answer a question from the user's documents, citing a source for every sentence (or saying the
     documents do not say). Use it for any question about what the documents say."""
     return cited_answer_impl(env_from_runtime(runtime), question)
@@ -145,8 +130,8 @@ def list_sources_impl(env: ToolEnv) -> tuple[str, dict]:
     return f"{len(rows)} sources:\n" + "\n".join(lines), {"sources": rows}
 
 
-@tool(response_format="content_and_artifact")
-def list_sources(runtime: ToolRuntime) -> tuple[str, dict]:
+@tool(args_schema=RuntimeOnly, response_format="content_and_artifact")
+def list_sources(runtime: OptionalToolRuntime = None) -> tuple[str, dict]:
     """List the documents the knowledge base holds (file, title, kind, number of chunks)."""
     return list_sources_impl(env_from_runtime(runtime))
 
@@ -185,7 +170,7 @@ def summarize_source_impl(env: ToolEnv, source: str, sentences: int = 4) -> tupl
         sims = embedder.embed_documents([chunk.text[a:b] for a, b in spans]) @ centre
         a, b = spans[int(np.argmax(sims))]
         start, end = chunk.start + a, chunk.start + b
-        citations.append(_citation(n, chunk, record.path, record.text, start, end))
+        citations.append(cite(n, chunk.chunk_id, record.path, record.text, start, end, chunk.page))
         parts.append(f"{' '.join(record.text[start:end].split())} [{n}]")
     text = " ".join(parts)
     content = f"Summary of {Path(record.path).name} ({record.title}):\n" + "\n".join(
@@ -195,7 +180,9 @@ def summarize_source_impl(env: ToolEnv, source: str, sentences: int = 4) -> tupl
 
 
 @tool(args_schema=SummarizeArgs, response_format="content_and_artifact")
-def summarize_source(runtime: ToolRuntime, source: str, sentences: int = 4) -> tuple[str, dict]:
+def summarize_source(
+    source: str, sentences: int = 4, runtime: OptionalToolRuntime = None
+) -> tuple[str, dict]:
     """Summarize one document of the knowledge base in a few cited sentences quoted from it."""
     return summarize_source_impl(env_from_runtime(runtime), source, sentences)
 
@@ -216,10 +203,14 @@ def remove_source_impl(env: ToolEnv, source: str) -> tuple[str, dict]:
 
 
 @tool(args_schema=RemoveArgs, response_format="content_and_artifact")
-def remove_source(source: str, runtime: ToolRuntime) -> tuple[str, dict]:
+def remove_source(source: str, runtime: OptionalToolRuntime = None) -> tuple[str, dict]:
     """Delete one document from the knowledge base. Sensitive: runs only after a human approves the call."""
-    state = getattr(runtime, "state", None) or {}
-    call_id = getattr(runtime, "tool_call_id", None)
-    if call_id is None or call_id not in (state.get("approved_calls") or []):
-        raise ToolException("remove_source needs a human's approval for this call; it was not approved")
+    # In a graph (runtime injected: a model chose the call) it runs only for a call id the human approved
+    # (the assistant's approval step records it in state). Invoked directly, outside a graph, no model is
+    # involved: the program calling it is the one deciding, as with `citegraph ingest --remove`.
+    if runtime is not None:
+        state = getattr(runtime, "state", None) or {}
+        call_id = getattr(runtime, "tool_call_id", None)
+        if call_id is None or call_id not in (state.get("approved_calls") or []):
+            raise ToolException("remove_source needs a human's approval for this call; it was not approved")
     return remove_source_impl(env_from_runtime(runtime), source)

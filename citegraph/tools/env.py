@@ -1,24 +1,49 @@
 """What the document tools work on: the store (and settings) named by the run's context.
 
-Inside a graph, tools receive LangGraph's ``ToolRuntime``; its ``context`` (the assistant's context
-dataclass) names the store directory, how many passages to use and the date to report. Outside a graph,
-build a :class:`ToolEnv` yourself and call the ``*_impl`` functions, or pass ``runtime=None``.
+Inside a graph, tools receive LangGraph's ``ToolRuntime`` (the ``ToolNode`` injects it; a model never sees
+it); its ``context`` (the assistant's context dataclass, a dict with the same keys, or a :class:`ToolEnv`)
+names the store directory, how many passages to use and the date to report.
+
+Outside a graph, call a tool directly (``list_sources.invoke({})``, ``runtime`` left out or ``None``): it
+then works on the default environment, ``Settings()``'s store, i.e. the directory in the environment
+variable ``CITEGRAPH_STORE_DIR`` (or a ``.env`` file; else ``~/.local/share/citegraph/store``). Or build a
+:class:`ToolEnv` yourself and call the ``*_impl`` functions.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from langchain_core.tools import ToolException
+from langchain_core.tools import InjectedToolArg, ToolException
+from langgraph.prebuilt import ToolRuntime
+from pydantic import BaseModel
 
 from citegraph.resources import get_resources
 from citegraph.retrieval.manifest import SourceRecord
 from citegraph.retrieval.store import HybridStore
 from citegraph.settings import Settings
+
+# The ``runtime`` parameter of the built-in tools: injected by LangGraph's ToolNode (which injects any
+# parameter named ``runtime``), hidden from the model's schema (InjectedToolArg), and optional, so that a
+# tool invoked directly, outside a graph, runs on the default environment (``ToolRuntime | None`` alone is
+# not recognised as injected by langchain-core, hence the explicit marker).
+OptionalToolRuntime = Annotated[ToolRuntime | None, InjectedToolArg]
+
+
+class RuntimeOnly(BaseModel):
+    """The input schema of a tool that takes no arguments from the model, only its injected ``runtime``.
+
+    Declared rather than inferred from the signature, so that pydantic does not validate the ToolRuntime
+    object on every call (it warns about its generic ``context``) and the schema renders as JSON
+    (``get_input_jsonschema``). The field must be there: langchain-core drops the whole input, injected
+    arguments included, of a tool whose schema has no fields."""
+
+    runtime: Annotated[Any, InjectedToolArg] = None
 
 
 @dataclass
@@ -31,24 +56,32 @@ class ToolEnv:
     today: str = ""  # ISO date the current_date tool reports; empty: the real date
 
 
+def context_value(context: Any, name: str) -> Any:
+    """``name`` of a run context: an attribute, or a key of a dict context; None when absent."""
+    if isinstance(context, Mapping):
+        return context.get(name)
+    return getattr(context, name, None)
+
+
 def env_from_context(context: Any | None) -> ToolEnv:
-    """The ToolEnv for a run context (any object with ``store_dir``/``top_k``/``rag_model``/``today``)."""
-    store_dir = str(getattr(context, "store_dir", "") or "")
+    """The ToolEnv for a run context (an object or dict with ``store_dir``/``top_k``/``rag_model``/``today``;
+    a missing or empty ``store_dir``, or no context at all, means the default store of ``Settings()``)."""
+    if isinstance(context, ToolEnv):
+        return context
+    store_dir = str(context_value(context, "store_dir") or "")
     settings = Settings(store_dir=Path(store_dir)) if store_dir else Settings()
     return ToolEnv(
         store=get_resources(settings).store,
-        top_k=int(getattr(context, "top_k", 3) or 3),
-        rag_model=str(getattr(context, "rag_model", "extractive") or "extractive"),
-        today=str(getattr(context, "today", "") or ""),
+        top_k=int(context_value(context, "top_k") or 3),
+        rag_model=str(context_value(context, "rag_model") or "extractive"),
+        today=str(context_value(context, "today") or ""),
     )
 
 
-def env_from_runtime(runtime: Any | None) -> ToolEnv:
-    """The ToolEnv of a tool call (``runtime`` is the injected ToolRuntime, or None outside a graph)."""
-    context = getattr(runtime, "context", None) if runtime is not None else None
-    if isinstance(context, ToolEnv):
-        return context
-    return env_from_context(context)
+def env_from_runtime(runtime: ToolRuntime | None) -> ToolEnv:
+    """The ToolEnv of a tool call: the injected runtime's context, or (``runtime`` None: a direct call
+    outside a graph) the default environment."""
+    return env_from_context(getattr(runtime, "context", None) if runtime is not None else None)
 
 
 _FILLER = re.compile(

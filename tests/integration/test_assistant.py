@@ -12,7 +12,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from citegraph.graphs.assistant import AssistantContext, TransientToolError, build_assistant, run_assistant
+from citegraph.agents.tool_caller import TransientToolError
+from citegraph.context import AssistantContext
+from citegraph.graphs.assistant import build_assistant
+from citegraph.threads import run_assistant
 from citegraph.tools import default_registry
 
 pytestmark = pytest.mark.integration

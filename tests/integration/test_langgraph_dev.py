@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from citegraph.answers import markers
 from citegraph.server.process import ServedProcess
 from tests.integration.corpus import write_corpus
 
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
-MARKER = re.compile(r"\[(\d+)\]")
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -121,9 +120,9 @@ def check_answer(answer: dict[str, Any]) -> None:
     assert answer["verified"] is True and answer["abstained"] is False, answer
     assert answer["citations"], answer
     numbers = {c["n"] for c in answer["citations"]}
-    markers = {int(n) for n in MARKER.findall(answer["answer"])}
-    assert markers, answer["answer"]
-    assert markers <= numbers, (markers, numbers)
+    cited = set(markers(answer["answer"]))
+    assert cited, answer["answer"]
+    assert cited <= numbers, (cited, numbers)
     for citation in answer["citations"]:
         assert citation["quote"].strip() and citation["source"], citation
 
@@ -131,6 +130,19 @@ def check_answer(answer: dict[str, Any]) -> None:
 def test_server_lists_both_graphs(client) -> None:
     graph_ids = {a["graph_id"] for a in client.assistants.search(limit=20)}
     assert {"rag", "assistant"} <= graph_ids
+
+
+def test_studio_shows_every_context_field_with_its_description(client) -> None:
+    """Studio's configuration panel is the context schema: plain fields, each described."""
+    for assistant in client.assistants.search(limit=20):
+        if assistant["graph_id"] not in ("rag", "assistant"):
+            continue
+        schema = client.assistants.get_schemas(assistant["assistant_id"])["context_schema"]
+        fields = schema["properties"]
+        assert fields and "store_dir" in fields, schema
+        for name, field in fields.items():
+            assert field.get("description"), (assistant["graph_id"], name)
+            assert field.get("type") in ("string", "integer", "number", "boolean"), (name, field)
 
 
 def test_rag_run_stops_for_review_and_resumes(client) -> None:

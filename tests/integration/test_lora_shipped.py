@@ -16,9 +16,9 @@ def test_shipped_adapter_answers_with_a_verified_citation(embedder, one_torch_th
     pytest.importorskip("peft")
     from citegraph.agents.prompts import Source, answer_messages
     from citegraph.agents.verifier import Verifier
-    from citegraph.models.hf import bundled_smollm2_path
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.paths import bundled_smollm2_path
     from citegraph.models.registry import load_chat_model
-    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     try:
         bundled_smollm2_path()

@@ -16,9 +16,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from citegraph import threads
 from citegraph.agents.reviewer import ReviewError
 from citegraph.context import RagContext
-from citegraph.graphs import threads
 from citegraph.graphs.rag import graph
 from citegraph.ingest.pipeline import ingest_paths
 from citegraph.models.registry import register_chat_model

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citegraph.agents.normalizer import QueryError
 from citegraph.context import RagContext
 from citegraph.graphs.retrieval import graph
 from citegraph.ingest.pipeline import ingest_paths
+from citegraph.resources import register_pipeline
 from citegraph.retrieval.pipeline import RetrievalPipeline, with_settings
+from citegraph.retrieval.query import QueryError
 from citegraph.retrieval.retriever import CiteGraphRetriever
 from citegraph.retrieval.store import HybridStore
 from citegraph.settings import Settings
@@ -143,7 +144,8 @@ def test_langchain_retriever_returns_unique_documents(pipeline: RetrievalPipelin
 
 
 def test_langgraph_graph_fans_out_one_branch_per_variant(pipeline: RetrievalPipeline) -> None:
-    context = RagContext(pipeline=pipeline, top_k=3)
+    register_pipeline("test-fan-out", pipeline)
+    context = RagContext(pipeline="test-fan-out", top_k=3)
     state = graph.invoke(
         {"question": "Who designed the Kestrel bridge and when did it open?"}, context=context
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from citegraph.retrieval.manifest import Manifest
 from citegraph.server.process import ServerProcess as SharedServerProcess
 from tests.integration.corpus import write_corpus
 
@@ -169,7 +170,7 @@ def test_a_retried_request_with_an_idempotency_key_runs_once(served) -> None:
 
 
 def test_upload_ask_and_remove_a_source(served, tmp_path: Path) -> None:
-    server, _ = served
+    server, root = served
     note = (
         "The Vellin glassworks was founded by Petra Osk in 1874. It made green bottles for the town of Ambry."
     )
@@ -180,6 +181,12 @@ def test_upload_ask_and_remove_a_source(served, tmp_path: Path) -> None:
     assert report["ok"] and report["files"][0]["status"] == "added"
     sources = httpx.get(f"{server.url}/api/sources", headers=server.headers()).json()["data"]
     row = next(s for s in sources if s["name"] == "glassworks.txt")
+    # The listing once said 0 characters for every source: it reads the records without their text.
+    manifest = Manifest(root / "store" / "manifest.sqlite")
+    texts = {s["source_id"]: manifest.source(s["source_id"]).text for s in sources}  # type: ignore[union-attr]
+    manifest.close()
+    assert row["characters"] == len(note)
+    assert {s["source_id"]: s["characters"] for s in sources} == {sid: len(t) for sid, t in texts.items()}
     client = openai_client(server)
     answer = client.chat.completions.create(
         model="citegraph-rag", messages=[{"role": "user", "content": "Who founded the Vellin glassworks?"}]
@@ -192,10 +199,34 @@ def test_upload_ask_and_remove_a_source(served, tmp_path: Path) -> None:
         headers=server.headers(),
     ).json()
     assert passage["quote"] == cited["quote"]
-    # A bad upload of the same name is refused by the loader and the good file stays in place.
+    # A bad upload of the same name is refused by the loader with a 422 (it was a 200 with "ok": false)
+    # and the good file stays in place, in the folder and in the store.
     bad = {"files": ("glassworks.txt", b"\x00\x01\x02" * 10, "text/plain")}
-    httpx.post(f"{server.url}/api/sources", files=bad, headers=server.headers(), timeout=300)
+    refused = httpx.post(f"{server.url}/api/sources", files=bad, headers=server.headers(), timeout=300)
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "error": {
+            "message": "cannot ingest glassworks.txt: binary file, not text",
+            "type": "invalid_request_error",
+            "param": "files",
+            "code": "file_not_ingested",
+        }
+    }
     assert Path(row["source"]).read_text() == note
+    assert httpx.get(f"{server.url}/api/sources", headers=server.headers()).json()["data"] == sources
+    # An upload is all or nothing: with one bad file, the good one beside it is not ingested either.
+    mixed = [
+        ("files", ("pier.md", b"# Pier\n\nThe Ambry pier is three hundred metres long.\n", "text/markdown")),
+        ("files", ("scan.pdf", b"scanned, not a PDF", "application/pdf")),
+    ]
+    refused = httpx.post(f"{server.url}/api/sources", files=mixed, headers=server.headers(), timeout=300)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == (
+        "cannot ingest scan.pdf: not a PDF (no %PDF header): corrupt or misnamed file "
+        "(nothing from this upload was ingested)"
+    )
+    assert httpx.get(f"{server.url}/api/sources", headers=server.headers()).json()["data"] == sources
+    assert sorted(p.name for p in (root / "store" / "uploads").iterdir()) == ["glassworks.txt"]
     removed = httpx.delete(
         f"{server.url}/api/sources/{row['source_id']}", headers=server.headers(), timeout=300
     )

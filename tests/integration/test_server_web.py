@@ -21,11 +21,21 @@ CHROMIUM = (
 )
 
 
+def _missing(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, whose .ci/run installs Chromium (a skip would hide it)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI must run the browser test")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory):
     if not CHROMIUM:
-        pytest.skip("no Chromium binary (apt-get install chromium, or set CITEGRAPH_CHROMIUM)")
-    pytest.importorskip("playwright.sync_api", reason="playwright (the dev extra) is not installed")
+        _missing("no Chromium binary (apt-get install chromium, or set CITEGRAPH_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright (the dev extra) is not installed")
     root = tmp_path_factory.mktemp("web")
     write_corpus(root / "corpus")
     ingest(root / "store", root / "corpus")
@@ -124,3 +134,22 @@ def test_upload_from_the_page(page, tmp_path: Path) -> None:
     page.set_input_files("#upload", str(note))
     page.wait_for_selector("#sources li:has-text('Orchard')")
     assert "orchard.md: added" in page.locator("#upload-status").inner_text()
+
+
+def test_a_refused_upload_shows_its_error_and_adds_nothing(page, tmp_path: Path) -> None:
+    """A bad upload is an HTTP 422 now (it was a 200 with "ok": false): the page shows the server's
+    message as an error, lists no new source, and the next good upload clears the error."""
+    page.wait_for_selector("#sources li")
+    listed = page.locator("#sources li").count()
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"scanned, not a PDF")
+    page.set_input_files("#upload", str(scan))
+    page.wait_for_selector("#error:has-text('cannot ingest scan.pdf: not a PDF')", timeout=60_000)
+    assert page.locator("#upload-status").inner_text() == ""
+    assert page.locator("#sources li").count() == listed
+    mill = tmp_path / "mill.md"
+    mill.write_text("# Mill\n\nThe Dunmere mill ground oats until 1950.\n")
+    page.set_input_files("#upload", str(mill))
+    page.wait_for_selector("#sources li:has-text('Mill')")
+    assert "mill.md: added" in page.locator("#upload-status").inner_text()
+    assert page.locator("#error").is_hidden()

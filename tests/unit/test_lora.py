@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from citegraph.agents.prompts import ABSTAIN_TEXT, Source, answer_messages  # noqa: E402
+from citegraph.agents.prompts import Source, answer_messages  # noqa: E402
+from citegraph.answers import ABSTAIN_TEXT, markers  # noqa: E402
 from citegraph.models.lora import data as lora_data  # noqa: E402
 from citegraph.models.lora.data import (  # noqa: E402
     IGNORE_INDEX,
@@ -142,7 +143,7 @@ def test_squad_targets_quote_and_cite_the_gold_source(embedder):
     assert len(items) == 5
     verifier = Verifier(embedder)
     for item in items:
-        (marker,) = {int(m) for m in lora_data._MARKER.findall(item.target)}
+        (marker,) = set(markers(item.target))
         gold_source = item.sources[marker - 1]["text"]
         assert any(g in gold_source for g in item.golds)
         assert any(g in item.target for g in item.golds)
@@ -197,7 +198,7 @@ def test_corpus_item_renumbers_the_extractive_answer_to_the_shown_chunks(embedde
     item = lora_data.corpus_item("Who was Irene Adler?", pipeline, Verifier(embedder))
     assert item is not None and [s["n"] for s in item.sources] == [1, 2]
     assert item.target.startswith("Irene Adler was an American opera singer [2]")
-    assert set(lora_data._MARKER.findall(item.target)) <= {"1", "2"}
+    assert set(markers(item.target)) <= {1, 2}
     assert Verifier(embedder).verify(item.target, {s["n"]: s["text"] for s in item.sources}).verified
 
 
@@ -384,9 +385,9 @@ def test_malformed_lora_specs_are_rejected(spec):
 
 
 def test_missing_paths_raise_model_not_found(base_dir, tmp_path):
+    from citegraph.errors import ModelNotFoundError
     from citegraph.models.lora.adapters import load_lora_chat_model
     from citegraph.models.lora.loading import load_base
-    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         load_base(str(tmp_path / "nope"))

@@ -20,7 +20,7 @@ from citegraph.agents.planner import (
     supports_tool_calls,
     wants_removal,
 )
-from citegraph.graphs.assistant import resolve_references
+from citegraph.agents.tool_caller import resolve_references
 from citegraph.tools import REGISTRY
 
 ROUTING_SET = Path(__file__).resolve().parents[1] / "data" / "assistant" / "routing_set.jsonl"

@@ -9,9 +9,9 @@ import pytest
 import torch
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 
+from citegraph.errors import ModelNotFoundError
 from citegraph.models.scratch.chat_model import ScratchChatModel, format_chat, load_chat_model
 from citegraph.models.scratch.generate import (
-    ModelNotFoundError,
     SamplingConfig,
     generate_ids,
     generate_text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from citegraph.agents.normalizer import QueryError
+from citegraph.retrieval.query import QueryError
 from citegraph.server.app import create_app
 from citegraph.server.config import ServerConfig
 from citegraph.server.graphs import RAG_MODEL, GraphSpec, build_context
@@ -108,12 +108,16 @@ class FakeStore:
         return self.record if source_id == self.record.source_id else None
 
     def sources(self):
-        return [self.record]
+        return [replace(self.record, text="")]  # as HybridStore lists them: without their text
 
     class manifest:
         @staticmethod
         def chunk_counts() -> dict[str, int]:
             return {"abc123": 3}
+
+        @staticmethod
+        def text_lengths() -> dict[str, int]:
+            return {"abc123": 100}
 
 
 @pytest.fixture
@@ -307,7 +311,7 @@ def test_sources_and_passages(make_client) -> None:
     passage = client.get("/api/sources/abc123/passage", params={"start": 12, "end": 15, "context": 5}).json()
     assert (passage["before"], passage["quote"], passage["after"]) == ("78901", "234", "56789")
     unsupported = client.post("/api/sources", files={"files": ("evil.exe", b"MZ")})
-    assert unsupported.status_code == 400 and unsupported.json()["error"]["code"] == "unsupported_file_type"
+    assert unsupported.status_code == 415 and unsupported.json()["error"]["code"] == "unsupported_file_type"
     assert client.post("/api/sources").status_code == 400
 
 

@@ -24,13 +24,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
-from citegraph.models.lora.loading import (
-    AdapterMismatchError,
-    check_adapter_matches,
-    load_base,
-    set_offline,
-)
-from citegraph.retrieval.embeddings import ModelNotFoundError
+from citegraph import resources
+from citegraph.errors import ModelNotFoundError
+from citegraph.models.lora.loading import AdapterMismatchError, check_adapter_matches, load_base
+from citegraph.settings import force_offline
 
 BASE_ADAPTER = "base"  # run the shared base with every adapter disabled
 SPEC_FORM = "lora:<base>+<adapter dir>[,<adapter dir>...][@<adapter name>]"
@@ -120,21 +117,18 @@ class SharedBase:
             yield
 
 
-_lock = threading.Lock()
-_bases: dict[tuple[str, str, bool], SharedBase] = {}
-
-
 def shared_base(location: str, dtype: str = "float32", load_in_4bit: bool = False) -> SharedBase:
     """The one SharedBase per (base, dtype, 4-bit) in this process."""
     from citegraph.models.lora.loading import base_directory
 
-    set_offline()
-    key = (str(base_directory(location).resolve()), dtype, load_in_4bit)
-    with _lock:
-        if key not in _bases:
-            loaded = load_base(location, dtype=dtype, load_in_4bit=load_in_4bit)
-            _bases[key] = SharedBase(loaded.location, loaded.model, loaded.tokenizer)
-        return _bases[key]
+    force_offline()
+    key = ("lora_base", str(base_directory(location).resolve()), dtype, load_in_4bit)
+
+    def build() -> SharedBase:
+        loaded = load_base(location, dtype=dtype, load_in_4bit=load_in_4bit)
+        return SharedBase(loaded.location, loaded.model, loaded.tokenizer)
+
+    return resources.shared(key, build)
 
 
 class AdapterChatModel(BaseChatModel):

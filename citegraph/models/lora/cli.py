@@ -112,10 +112,10 @@ def train_lora(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a LoRA (or QLoRA) adapter; several GPUs: `accelerate launch -m citegraph.cli train lora ...`."""
+    from citegraph.errors import ModelNotFoundError
     from citegraph.models.lora.loading import AdapterMismatchError, CudaRequiredError
     from citegraph.models.lora.train import ATTENTION_MODULES, MLP_MODULES, LoraTrainConfig
     from citegraph.models.lora.train import train_lora as run
-    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     modules = {"attention": ATTENTION_MODULES, "all": ATTENTION_MODULES + MLP_MODULES}.get(
         target, [m.strip() for m in target.split(",") if m.strip()]
@@ -166,9 +166,9 @@ def train_lora_merge(
     out: Annotated[Path, typer.Option("--out", help="Directory for the merged model (hf:OUT serves it).")],
 ) -> None:
     """Merge one adapter into the base and save a plain model for serving (no PEFT needed to load it)."""
+    from citegraph.errors import ModelNotFoundError
     from citegraph.models.lora.adapters import export_merged
     from citegraph.models.lora.loading import AdapterMismatchError
-    from citegraph.retrieval.embeddings import ModelNotFoundError
 
     try:
         export_merged(base, adapter, out)

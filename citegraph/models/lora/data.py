@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage
 
-from citegraph.agents.prompts import ABSTAIN_TEXT, Source, answer_messages
+from citegraph.agents.prompts import Source, answer_messages
+from citegraph.answers import ABSTAIN_TEXT, swap_markers
 from citegraph.ingest.chunking import sentence_spans
 
 if TYPE_CHECKING:
@@ -231,8 +231,6 @@ def squad_items(
 
 # -- a user's corpus ---------------------------------------------------------------------------------------
 
-_MARKER = re.compile(r"\[(\d+)\]")
-
 
 def corpus_item(
     question: str, pipeline: RetrievalPipeline, verifier: Verifier, top_k: int = 3
@@ -252,7 +250,7 @@ def corpus_item(
         return QAItem(question, sources, (), ABSTAIN_TEXT)
     chunk_n = {c["chunk_id"]: c["n"] for c in shown}
     by_marker = {c["n"]: chunk_n[c["chunk_id"]] for c in draft["citations"] if c["chunk_id"] in chunk_n}
-    text = _MARKER.sub(lambda m: f"[{by_marker.get(int(m.group(1)), 0)}]", draft["answer"])
+    text = swap_markers(draft["answer"], lambda n: by_marker.get(n, 0))
     verification = verifier.verify(text, {s["n"]: s["text"] for s in sources})
     kept = checked({**draft, "answer": text, "citations": shown}, verification)  # type: ignore[typeddict-item]
     if kept["abstained"]:

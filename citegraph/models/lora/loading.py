@@ -1,20 +1,21 @@
 """Loading a causal LM base for LoRA: full precision on CPU, 4-bit NF4 (QLoRA) on CUDA, offline.
 
 The base comes from a local directory, a ``.gguf`` file or the bundled ``smollm2`` alias
-(``citegraph.models.hf`` resolves and caches those). Adapters remember which base they were trained on
-(``citegraph_base.json`` beside PEFT's files) so loading one onto another base fails with a clear error
-instead of producing fluent nonsense.
+(``citegraph.models.paths`` resolves those; ``citegraph.models.hf`` converts a GGUF once). Adapters
+remember which base they were trained on (``citegraph_base.json`` beside PEFT's files) so loading one onto
+another base fails with a clear error instead of producing fluent nonsense.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citegraph.retrieval.embeddings import ModelNotFoundError
+from citegraph.errors import ModelNotFoundError
+from citegraph.models.paths import resolve_model_path
+from citegraph.settings import force_offline
 
 BASE_FINGERPRINT_FILE = "citegraph_base.json"
 # Config fields that must agree between the base an adapter was trained on and the one it is loaded onto.
@@ -48,17 +49,11 @@ class BaseModel:
     quantized_4bit: bool
 
 
-def set_offline() -> None:
-    """Never let transformers/PEFT reach a model hub."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
-
 def base_directory(location: str) -> Path:
     """The local model directory for ``location`` (a GGUF is converted once to a safetensors copy)."""
-    from citegraph.models.hf import _convert_gguf, resolve_model_path
+    from citegraph.models.hf import _convert_gguf
 
-    path = resolve_model_path(location)  # raises ModelNotFoundError for a missing path
+    path = resolve_model_path(location, "causal_lm")  # raises ModelNotFoundError for a missing path
     return _convert_gguf(path) if path.suffix == ".gguf" else path
 
 
@@ -94,7 +89,7 @@ def load_base(
     ``prepare_model_for_kbit_training`` (norms and head in fp32, input grads on). The tokenizer always
     has a pad token. Not cached: training mutates the model, and inference callers cache themselves.
     """
-    set_offline()
+    force_offline()
     if load_in_4bit and not cuda_available():
         raise CudaRequiredError(
             "4-bit NF4 loading (QLoRA) needs a CUDA GPU and bitsandbytes; this machine has no CUDA. "

@@ -15,7 +15,6 @@ downstream rejects what it cannot support, which is the expected behaviour for s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
+
+from citegraph.settings import force_offline
 
 SPEC_PREFIX = "scratch:"
 ROLE_NAMES = {"system": "System", "human": "User", "ai": "Assistant", "tool": "Tool"}
@@ -140,7 +141,7 @@ def load_chat_model(spec: str, **kwargs: Any) -> ScratchChatModel:
     Raises ``ValueError`` for a spec that is not ``scratch:...`` and ``ModelNotFoundError`` (a
     ``FileNotFoundError``) for a directory that does not exist or holds no checkpoint.
     """
-    os.environ["HF_HUB_OFFLINE"] = "1"  # local weights only: never reach a model hub
+    force_offline()  # local weights only: never reach a model hub
     if not spec.startswith(SPEC_PREFIX):
         raise ValueError(f"not a scratch model spec: {spec!r} (expected 'scratch:DIR')")
     directory = spec[len(SPEC_PREFIX) :].strip()

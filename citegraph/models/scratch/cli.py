@@ -132,7 +132,8 @@ def generate(
     device: str = "cpu",
 ) -> None:
     """Continue a prompt with a scratch model, streaming the text to stdout."""
-    from citegraph.models.scratch.generate import ModelNotFoundError, SamplingConfig, load_model, stream_text
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.scratch.generate import SamplingConfig, load_model, stream_text
 
     try:
         lm, tok = load_model(_model_dir(model), device=device)
@@ -164,9 +165,10 @@ def eval_lm(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Perplexity of a scratch model on held-out text (loss in nats/token, bits per byte)."""
+    from citegraph.errors import ModelNotFoundError
     from citegraph.models.scratch.data import DataError, read_texts
     from citegraph.models.scratch.evaluate import score_text
-    from citegraph.models.scratch.generate import ModelNotFoundError, load_model
+    from citegraph.models.scratch.generate import load_model
 
     try:
         lm, tok = load_model(_model_dir(model))

@@ -8,21 +8,18 @@ very same windows, so both paths compute the same logits and greedy decoding giv
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from citegraph.errors import ModelNotFoundError
 from citegraph.models.scratch.model import GPT, GPTConfig
 from citegraph.models.scratch.tokenizer import ScratchTokenizer, load_tokenizer
+from citegraph.settings import force_offline
 
 CHECKPOINTS = {"best": "model.pt", "last": "ckpt.pt"}
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """A model directory that does not exist or holds no scratch checkpoint."""
 
 
 def load_model(
@@ -32,7 +29,7 @@ def load_model(
 
     ``checkpoint="best"`` prefers the best-validation weights; ``"last"`` takes the latest training state.
     """
-    os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here needs the hub; make sure nothing tries
+    force_offline()  # nothing here needs the hub; make sure nothing tries
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise ModelNotFoundError(f"scratch model directory not found: {directory}")

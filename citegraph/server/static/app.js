@@ -253,6 +253,7 @@ $("upload").addEventListener("change", async () => {
   if (!files.length) return;
   const form = new FormData();
   for (const file of files) form.append("files", file);
+  showError("");  // a refused upload's error must not stay up beside the next upload's result
   $("upload-status").textContent = `Ingesting ${files.length} file(s)…`;
   try {
     const report = await api("/api/sources", { method: "POST", body: form });

@@ -1,4 +1,4 @@
-"""The query normalizer: clean a question without changing what it asks.
+"""Query normalization: clean a question without changing what it asks.
 
 ``normalize_question`` is the strict cleaner every entry point uses (raises ``QueryError``);
 ``normalize_query`` adds language detection, optional spelling correction against the corpus vocabulary
@@ -13,6 +13,9 @@ import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from citegraph.retrieval.multi_query import parse_lines
+from citegraph.retrieval.tokenizer import stem
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -102,8 +105,6 @@ _REWRITE_PROMPT = (
 
 def llm_rewrite(question: str, model: BaseChatModel, max_chars: int) -> str | None:
     """One rewritten question from a chat model, or None when the reply is unusable."""
-    from citegraph.agents.multi_query import parse_lines
-
     try:
         reply = model.invoke(_REWRITE_PROMPT.format(question=question))
     except Exception:  # a flaky model must never break search: the original query still runs
@@ -146,8 +147,6 @@ def normalize_query(
     result = NormalizedQuery(original, detect_language(original))
     if vocabulary is not None and result.language == "en":
         vocab = vocabulary() if callable(vocabulary) else vocabulary
-        from citegraph.retrieval.tokenizer import stem
-
         corrected = correct_spelling(original, vocab, key=stem)
         if corrected != original:
             result.corrected = corrected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from citegraph.agents.normalizer import (
+from citegraph.retrieval.query import (
     QueryError,
     correct_spelling,
     detect_language,

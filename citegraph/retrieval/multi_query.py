@@ -1,4 +1,4 @@
-"""The multi-query agent: the original question plus variants that find what its wording alone misses.
+"""Multi-query expansion: the original question plus variants that find what its wording alone misses.
 
 Deterministic variants need no model: a keyword form (content words only, which helps the dense
 retriever more than BM25), sub-questions of a compound question, and pseudo-relevance-feedback (PRF)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from citegraph.agents.multi_query import (
+from citegraph.retrieval.multi_query import (
     ExpansionConfig,
     Variant,
     dedupe_variants,

@@ -1,0 +1,105 @@
+"""The answer JSON every entry point returns, and the one home of what builds it: citations, the ``[n]``
+marker pattern, renumbering and the abstention.
+
+An answer is text whose sentences end in ``[n]`` markers, plus the citations those markers point at; each
+citation quotes the exact characters ``source_text[start:end]`` of its source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypedDict
+
+ABSTAIN_TEXT = "The documents do not say."
+
+# A citation marker with the space in front of it, so removing markers leaves clean text.
+MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+class Citation(TypedDict):
+    """One numbered source of an answer: ``quote == source_text[start:end]``."""
+
+    n: int
+    chunk_id: str
+    source: str
+    location: str
+    quote: str
+    start: int
+    end: int
+
+
+class Answer(TypedDict):
+    """The answer JSON: text with [n] markers, the citations those markers point at, and flags.
+
+    ``verified``: every sentence was checked against what it cites and is supported (False for an
+    abstention, which makes no claim).
+    """
+
+    question: str
+    answer: str
+    citations: list[Citation]
+    abstained: bool
+    verified: bool
+
+
+def location(source_text: str, start: int, end: int, page: int | None) -> str:
+    """Human-readable place of a span: the PDF page, else the line range in the source text."""
+    if page is not None:
+        return f"p. {page}"
+    first = source_text.count("\n", 0, start) + 1
+    last = first + source_text.count("\n", start, end)
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def cite(
+    n: int, chunk_id: str, source: str, source_text: str, start: int, end: int, page: int | None
+) -> Citation:
+    """Citation [n] of ``source_text[start:end]`` (the chunk it came from, for the location's page)."""
+    return Citation(
+        n=n,
+        chunk_id=chunk_id,
+        source=source,
+        location=location(source_text, start, end, page),
+        quote=source_text[start:end],
+        start=start,
+        end=end,
+    )
+
+
+def abstention(question: str) -> Answer:
+    """The answer that says the documents do not answer the question."""
+    return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False)
+
+
+def markers(text: str) -> list[int]:
+    """The marker numbers of ``text`` in order of appearance (repeats kept)."""
+    return [int(m) for m in MARKER.findall(text)]
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its [n] markers."""
+    return MARKER.sub("", text)
+
+
+def swap_markers(text: str, new: Callable[[int], int | str]) -> str:
+    """``text`` with each marker [n] replaced by [new(n)] (the space before it kept)."""
+
+    def swap(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return match.group(0).replace(f"[{n}]", f"[{new(n)}]")
+
+    return MARKER.sub(swap, text)
+
+
+def renumbered(answer: Answer, first: int = 1) -> Answer:
+    """Markers renumbered ``first``, ``first + 1``, ... in order of first use, citations in that order,
+    unused ones dropped; a marker naming no citation is left as it is."""
+    by_n = {c["n"]: c for c in answer["citations"]}
+    order: dict[int, int] = {}
+    for n in markers(answer["answer"]):
+        if n in by_n and n not in order:
+            order[n] = first + len(order)
+    text = swap_markers(answer["answer"], lambda n: order.get(n, n))
+    citations = [Citation(**{**by_n[old], "n": new}) for old, new in order.items()]  # type: ignore[typeddict-item]
+    return Answer(**{**answer, "answer": text, "citations": citations})  # type: ignore[typeddict-item]
