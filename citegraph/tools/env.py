@@ -23,10 +23,9 @@ from langchain_core.tools import InjectedToolArg, ToolException
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
-from citegraph.resources import get_resources
+from citegraph.resources import get_resources, settings_for
 from citegraph.retrieval.manifest import SourceRecord
 from citegraph.retrieval.store import HybridStore
-from citegraph.settings import Settings
 
 # The ``runtime`` parameter of the built-in tools: injected by LangGraph's ToolNode (which injects any
 # parameter named ``runtime``), hidden from the model's schema (InjectedToolArg), and optional, so that a
@@ -69,9 +68,8 @@ def env_from_context(context: Any | None) -> ToolEnv:
     if isinstance(context, ToolEnv):
         return context
     store_dir = str(context_value(context, "store_dir") or "")
-    settings = Settings(store_dir=Path(store_dir)) if store_dir else Settings()
     return ToolEnv(
-        store=get_resources(settings).store,
+        store=get_resources(settings_for(store_dir)).store,
         top_k=int(context_value(context, "top_k") or 3),
         rag_model=str(context_value(context, "rag_model") or "extractive"),
         today=str(context_value(context, "today") or ""),
