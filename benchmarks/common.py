@@ -66,3 +66,17 @@ def save(
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")
+
+
+def make_verifier() -> tuple[Any, str]:
+    """The verifier of whichever CiteGraph is imported, and what judges support in it: the judge (since
+    issue 14) or the bi-encoder (before). ``benchmarks/side_by_side.py`` runs a benchmark under both."""
+    from citegraph.agents.verifier import Verifier
+
+    try:
+        from citegraph.models.judge.judge import judge_at
+    except ImportError:
+        from citegraph.retrieval.embeddings import Embedder
+
+        return Verifier(Embedder()), "bi-encoder"  # type: ignore[arg-type]
+    return Verifier(judge_at()), "judge"

@@ -258,9 +258,9 @@ def main() -> None:
     force_offline()
     from citegraph.agents.verifier import Verifier
     from citegraph.models.hf import chat_model_from, load_causal_lm
+    from citegraph.models.judge.judge import judge_at
     from citegraph.models.lora import load_lora_chat_model
     from citegraph.models.lora.data import read_squad, split_paragraphs, squad_items
-    from citegraph.retrieval.embeddings import Embedder
 
     adapter = args.adapter
     if adapter is None:
@@ -271,7 +271,7 @@ def main() -> None:
 
     _, held = split_paragraphs(read_squad(XQUAD), seed=args.seed)
     items = squad_items(held, seed=args.seed)[: args.limit]
-    verifier = Verifier(Embedder())
+    verifier = Verifier(judge_at())
     model, tokenizer = load_causal_lm(args.base)
     base_model = chat_model_from(model, tokenizer, "smollm2", max_new_tokens=MAX_NEW_TOKENS)
     adapted_model = load_lora_chat_model(f"{args.base}+{adapter}", max_new_tokens=MAX_NEW_TOKENS)

@@ -18,11 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmark
 
 from benchmarks.common import save
 from citegraph.agents.answerer import extractive_answer
-from citegraph.agents.verifier import checked, verifier_for
+from citegraph.agents.verifier import Verifier, checked
 from citegraph.answers import renumbered
 from citegraph.context import RagContext
 from citegraph.eval.beir import dataset_key, default_cache_root, ingest_beir, load_beir
 from citegraph.graphs.rag import graph
+from citegraph.models.judge.judge import judge_at
 from citegraph.resources import register_pipeline
 from citegraph.retrieval.pipeline import RetrievalPipeline
 from citegraph.retrieval.store import HybridStore
@@ -34,10 +35,10 @@ SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 def plain(question: str, pipeline: RetrievalPipeline, context: RagContext) -> dict:
     """The graph's work without the graph: retrieve, extract, verify, renumber."""
     result = pipeline.run(question, k=context.top_k)
-    draft = extractive_answer(result.query.original, result.selected, pipeline.store)
+    draft = extractive_answer(result.query.original, result.selected, pipeline.store, judge_at())
     if not draft["abstained"]:
         sources = {c["n"]: c["quote"] for c in draft["citations"]}
-        draft = checked(draft, verifier_for(pipeline.store.embedder).verify(draft["answer"], sources))
+        draft = checked(draft, Verifier(judge_at()).verify(draft["answer"], sources))
     return renumbered(draft)
 
 
@@ -66,7 +67,6 @@ def main() -> None:
     def cold() -> None:
         """Forget this query's cached vectors, so the second run of a pair gains nothing from the first."""
         store.embedder._sentence_cache.clear()
-        verifier_for(store.embedder)._cache.clear()
         pipeline._queries.clear()
 
     graph_ms, plain_ms, same = [], [], 0

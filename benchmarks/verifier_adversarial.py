@@ -1,9 +1,12 @@
-"""The citation verifier against swapped facts: does it reject a correct cited sentence whose answer (an
-entity or a number) was swapped for another one, and does it keep the original?
+"""The citation verifier against changed facts: does it reject a correct cited sentence whose answer (an
+entity or a number) was swapped for another one, or which was negated, and does it keep the original?
 
 From every answerable XQuAD question: the paragraph sentence holding the gold answer, cited as [1] with
 the whole paragraph as source. The adversarial copy replaces the answer with the answer of another
-question of the same kind (number -> number, name -> name) that the paragraph never mentions.
+question of the same kind (number -> number, name -> name) that the paragraph never mentions; a third
+kind, ``negation``, puts "not" after the sentence's first "is/was/are/were" (every word still in the
+source, so only a judge of meaning catches it). Runs under whichever CiteGraph is imported, so
+``benchmarks/side_by_side.py`` can compare versions.
 
     python benchmarks/verifier_adversarial.py --json benchmarks/results/verifier_adversarial.json
 """
@@ -19,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
 
-from benchmarks.common import save
-from citegraph.agents.verifier import Verifier, numbers
+from benchmarks.common import make_verifier, save
+from citegraph.agents.verifier import numbers
 from citegraph.eval.qa import load_squad, normalize_answer
 from citegraph.ingest.chunking import sentence_spans
-from citegraph.retrieval.embeddings import Embedder
 
 XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad" / "xquad.en.json"
 
@@ -47,6 +49,28 @@ def build_cases(path: Path, seed: int = 0) -> list[dict]:
                 by_kind[k].append(a)
     rng = random.Random(seed)
     cases = []
+    cited = lambda s: re.sub(r"([.!?][\"'”’)]*)\s*$", r" [1]\1", s.strip())  # noqa: E731
+    negated_sentences = set()
+    for q in data.questions:
+        if not q.answers:
+            continue
+        paragraph = data.paragraphs[q.doc_id][1]
+        sentence = next(
+            (paragraph[a:b] for a, b in sentence_spans(paragraph) if q.answers[0] in paragraph[a:b]), None
+        )
+        verb = re.search(r"\b(is|was|are|were)\b", sentence or "")
+        if sentence is None or verb is None or sentence in negated_sentences or " not " in sentence:
+            continue
+        negated_sentences.add(sentence)
+        negated = f"{sentence[: verb.end()]} not{sentence[verb.end() :]}"
+        cases.append(
+            {
+                "kind": "negation",
+                "original": cited(sentence),
+                "adversarial": cited(negated),
+                "source": paragraph,
+            }
+        )
     for q in data.questions:
         if not q.answers or (kind := kind_of(q.answers[0])) is None:
             continue
@@ -62,7 +86,6 @@ def build_cases(path: Path, seed: int = 0) -> list[dict]:
         if not pool:
             continue
         swap = rng.choice(pool)
-        cited = lambda s: re.sub(r"([.!?][\"'”’)]*)\s*$", r" [1]\1", s.strip())  # noqa: E731
         cases.append(
             {
                 "kind": kind,
@@ -71,6 +94,7 @@ def build_cases(path: Path, seed: int = 0) -> list[dict]:
                 "source": paragraph,
             }
         )
+    rng.shuffle(cases)  # kinds mixed, so --limit keeps each in proportion
     return cases
 
 
@@ -84,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cases = build_cases(args.dataset)[: args.limit]
-    verifier = Verifier(Embedder())
+    verifier, judged_by = make_verifier()
     verifier.verify("Warm-up [1].", {1: "Warm-up."})
     rows = []
     start = time.perf_counter()
@@ -110,9 +134,9 @@ def main() -> None:
     result = {
         "dataset": args.dataset.name,
         **rates(rows),
-        "by_kind": {k: rates([r for r in rows if r["kind"] == k]) for k in ("number", "name")},
+        "by_kind": {k: rates([r for r in rows if r["kind"] == k]) for k in ("number", "name", "negation")},
         "ms_per_check": round(seconds * 1000 / max(2 * len(rows), 1), 2),
-        "thresholds": {"min_lexical": verifier.min_lexical, "min_semantic": verifier.min_semantic},
+        "support_judged_by": judged_by,
     }
     save(result, args.json)
 

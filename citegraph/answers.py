@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 ABSTAIN_TEXT = "The documents do not say."
+# What a drafted answer becomes when none of its sentences is supported by what it cites: the documents
+# may well say something, but this answer cannot be shown as theirs.
+UNVERIFIED_TEXT = "An answer was drafted but could not be verified against the documents, so it is not shown."
 
 # A citation marker with the space in front of it, so removing markers leaves clean text.
 MARKER = re.compile(r"\s*\[(\d+)\]")
@@ -33,7 +36,8 @@ class Answer(TypedDict):
     """The answer JSON: text with [n] markers, the citations those markers point at, and flags.
 
     ``verified``: every sentence was checked against what it cites and is supported (False for an
-    abstention, which makes no claim).
+    abstention, which makes no claim). ``short_answer``: the phrase that answers (a name, a date), when the
+    judge found one inside the cited sentence.
     """
 
     question: str
@@ -41,6 +45,7 @@ class Answer(TypedDict):
     citations: list[Citation]
     abstained: bool
     verified: bool
+    short_answer: NotRequired[str]
 
 
 def location(source_text: str, start: int, end: int, page: int | None) -> str:
@@ -67,9 +72,10 @@ def cite(
     )
 
 
-def abstention(question: str) -> Answer:
-    """The answer that says the documents do not answer the question."""
-    return Answer(question=question, answer=ABSTAIN_TEXT, citations=[], abstained=True, verified=False)
+def abstention(question: str, text: str = ABSTAIN_TEXT) -> Answer:
+    """The answer that makes no claim: the documents do not answer the question (or, with
+    ``UNVERIFIED_TEXT``, the drafted answer could not be verified)."""
+    return Answer(question=question, answer=text, citations=[], abstained=True, verified=False)
 
 
 def markers(text: str) -> list[int]:

@@ -164,8 +164,14 @@ def _print_citations(answer: dict) -> None:
         out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {c['location']}: [dim]“{quote}”[/dim]")
 
 
+def _print_short_answer(answer: dict) -> None:
+    if answer.get("short_answer"):
+        out.print(f"[bold]Short answer:[/bold] {escape(answer['short_answer'])}", highlight=False)
+
+
 def _print_answer(answer: dict) -> None:
     out.print(answer["answer"], highlight=False)
+    _print_short_answer(answer)
     _print_citations(answer)
 
 
@@ -243,6 +249,7 @@ def _show(result: RunResult, as_json: bool, streamed: bool) -> None:
     else:
         if streamed:
             out.print()
+            _print_short_answer(result.answer or {})
             _print_citations(result.answer or {})
         else:
             _print_answer(result.answer or {})
@@ -429,6 +436,55 @@ def chat(
 
 
 @app.command()
+def verify(
+    answer: Annotated[
+        Path, typer.Option("--answer", help="Text file with the answer; its sentences end in [n].")
+    ],
+    sources: Annotated[
+        Path,
+        typer.Option("--sources", help='JSON file: {"1": "text of source 1", ...} (the texts [n] cite).'),
+    ],
+    judge: Annotated[
+        Path | None, typer.Option("--judge", help="Judge folder (default: the one shipped with CiteGraph).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check which sentences of any answer its cited sources really say. Exit code 0: every sentence is
+    supported; 1: some are not; 2: bad input."""
+    from citegraph.agents.verifier import verify_answer
+    from citegraph.errors import ModelNotFoundError
+
+    try:
+        text = answer.read_text(encoding="utf-8")
+        given = json.loads(sources.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(
+            f"cannot read {error.filename if isinstance(error, OSError) else answer}: {error}"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise _fail(f"{sources} is not JSON: {error}") from None
+    if isinstance(given, list):  # [{"n": 1, "text": ...}, ...] works too
+        given = {str(s.get("n")): s.get("text") for s in given if isinstance(s, dict)}
+    if not isinstance(given, dict):
+        raise _fail(f'{sources} must hold a JSON object {{"1": "source text", ...}}')
+    try:
+        result = verify_answer(text, given, judge)
+    except (ValueError, ModelNotFoundError) as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        table = Table("", "sentence", "why", show_lines=True)
+        for check in result.checks:
+            mark = "[green]✓[/green]" if check.supported else "[red]✗[/red]"
+            why = f"“{' '.join(check.evidence.split())}”" if check.supported else check.reason
+            table.add_row(mark, escape(check.text), escape(why))
+        out.print(table)
+        out.print("[green]verified[/green]" if result.verified else "[red]not verified[/red]")
+    raise typer.Exit(0 if result.verified else 1)
+
+
+@app.command()
 def sources(store: StoreOption = None, as_json: JsonFlag = False) -> None:
     """List the documents in the store."""
     settings = _settings(store)
@@ -493,6 +549,9 @@ register_server(app, train_app, eval_app)
 from citegraph.models.lora.cli import register as register_lora  # noqa: E402
 
 register_lora(app, train_app, eval_app)
+from citegraph.models.judge.cli import register as register_judge  # noqa: E402
+
+register_judge(app, train_app, eval_app)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     embedding_model: Path | None = Field(
         None, description="Local sentence-transformers folder; default: the bundled all-MiniLM-L6-v2."
     )
+    judge_model: Path | None = Field(
+        None,
+        description="Folder of a judge trained by `citegraph train judge`; default: the shipped one.",
+    )
     # Measured on 2 cores: batches of 8-16 embed ~40% faster than 64 (less padding, better cache use).
     embed_batch_size: int = Field(16, ge=1)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: offline switches, one embedder per session, real PDFs written by the test."""
+"""Shared fixtures: offline switches, one embedder and judge per session, real PDFs written by the test."""
 
 from __future__ import annotations
 
@@ -20,6 +20,30 @@ def embedder():
     from citegraph.retrieval.embeddings import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def judge():
+    """The judge shipped in the package (trained by ``citegraph train judge``), loaded once."""
+    from citegraph.models.judge.judge import judge_at
+
+    return judge_at()
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(embedder):
+    """A judge with one random 32-wide layer (fixed seed): exercises the code, not the model's skill."""
+    import torch
+    from transformers import BertConfig
+
+    from citegraph.models.judge.judge import Judge, load_tokenizer
+    from citegraph.models.judge.model import JudgeConfig, JudgeModel
+
+    torch.manual_seed(0)
+    bert = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    return Judge(JudgeModel(JudgeConfig(layers=1), bert), load_tokenizer(), embedder=embedder)
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from citegraph.agents.verifier import verifier_for
+from citegraph.agents.verifier import Verifier
 from citegraph.answers import ABSTAIN_TEXT, Answer, renumbered
 from citegraph.context import AssistantContext
-from citegraph.retrieval.embeddings import Embedder
+from citegraph.models.judge.judge import Judge, judge_for_settings
 from citegraph.state import AssistantState, StepRecord
 from citegraph.tools import env_from_context
 
@@ -36,9 +36,9 @@ def _tool_fact(step: StepRecord, artifact: dict[str, Any]) -> str:
     return str(artifact.get("text") or artifact.get("answer") or "").strip()
 
 
-def compose_answer(state: AssistantState, embedder: Embedder) -> dict[str, Any]:
+def compose_answer(state: AssistantState, judge: Judge) -> dict[str, Any]:
     """The answer JSON of a finished turn (see the module docstring), with ``steps`` and ``notes``."""
-    verifier = verifier_for(embedder)
+    verifier = Verifier(judge)
     sentences: list[str] = []
     citations: list[dict[str, Any]] = []
     verified = True
@@ -110,6 +110,6 @@ def compose_answer(state: AssistantState, embedder: Embedder) -> dict[str, Any]:
 def finalize(state: AssistantState, runtime: Runtime[AssistantContext]) -> dict[str, Any]:
     """Write the answer: document sentences keep (re-verified) citations, computed facts cite the tool
     call that made them; with no steps, a short reply."""
-    embedder = env_from_context(runtime.context or AssistantContext()).store.embedder
-    answer = compose_answer(state, embedder)
+    store = env_from_context(runtime.context or AssistantContext()).store
+    answer = compose_answer(state, judge_for_settings(store.settings))
     return {"answer": answer, "messages": [AIMessage(content=answer["answer"])]}

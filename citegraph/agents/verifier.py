@@ -5,8 +5,8 @@ source, and some passage of the cited source(s) (one sentence, or two adjacent o
 
 * **agreement**: every number and every named entity of the sentence occurs in that passage, so
   "Watson is an American opera singer [1]" fails when [1] says it of Irene Adler;
-* **support**: the passage says much the same thing: enough of the sentence's content words occur in it
-  (lexical) or its embedding is close (semantic).
+* **support**: the judge (a cross-encoder trained here, ``citegraph train judge``) says the passage states
+  the sentence; a sentence quoted verbatim from its source needs no judge.
 
 The checks are deliberately conservative: a sentence that is true but not *shown* by its source fails.
 """
@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 from langgraph.runtime import Runtime
 
-from citegraph.answers import Answer, abstention, markers, strip_markers
+from citegraph.answers import UNVERIFIED_TEXT, Answer, abstention, markers, strip_markers
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
-from citegraph.resources import pipeline_for, shared
-from citegraph.retrieval.embeddings import Embedder
-from citegraph.retrieval.tokenizer import tokenize
+from citegraph.models.judge.judge import Judge, judge_at
+from citegraph.resources import judge_for
 from citegraph.state import RagState
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -57,22 +54,6 @@ _NOT_NAMES = frozenset(
     "who whom whose what which why how yes no not all some many most one each every both either neither "
     "mr mrs ms dr sir st".split()
 )
-
-
-# BM25's stop list keeps pronouns and auxiliaries ("she", "was", "out"); a claim's support must come
-# from its content words, or "She was a pirate" would half-match any sentence about "she".
-_FUNCTION_TERMS = frozenset(
-    tokenize(
-        " ".join(_NOT_NAMES)
-        + " is was were be been being am are has have had do does did out up down off over very also just"
-        " only then there here than too much more most such own same other"
-    )
-)
-
-
-def content_terms(text: str) -> set[str]:
-    """The stemmed content words of ``text`` (BM25 tokens without function words)."""
-    return set(tokenize(text)) - _FUNCTION_TERMS
 
 
 def numbers(text: str) -> set[str]:
@@ -107,15 +88,17 @@ def mentions(passage_words: set[str], name: str) -> bool:
 
 @dataclass(frozen=True)
 class SentenceCheck:
-    """The verdict on one sentence of an answer."""
+    """The verdict on one sentence of an answer. ``evidence`` is the passage that supports it (or, when
+    it fails, the closest one), at ``evidence_span`` = (source number, start, end) of that source's text."""
 
     text: str  # the sentence with its markers
     claim: str  # the sentence without markers
     markers: tuple[int, ...]
     supported: bool
     reason: str = ""  # why it failed; empty when supported
-    support: float = 0.0  # best support score over the cited passages
-    evidence: str = ""  # the passage that supports it
+    support: float = 0.0  # the judge's probability that the evidence states the claim (1.0: quoted verbatim)
+    evidence: str = ""
+    evidence_span: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +121,29 @@ class Verification:
         """What to fix, for an LLM asked to rewrite its answer."""
         return "\n".join(f'- "{c.claim}": {c.reason}' for c in self.checks if not c.supported)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``verified`` and one verdict per sentence."""
+        return {
+            "verified": self.verified,
+            "sentences": [
+                {
+                    "sentence": c.text,
+                    "claim": c.claim,
+                    "cites": list(c.markers),
+                    "supported": c.supported,
+                    "reason": c.reason,
+                    "support": round(c.support, 4),
+                    "evidence": c.evidence,
+                    "evidence_span": (
+                        dict(zip(("source", "start", "end"), c.evidence_span, strict=True))
+                        if c.evidence_span
+                        else None
+                    ),
+                }
+                for c in self.checks
+            ],
+        }
+
 
 def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     """(sentence with markers, claim without markers, markers) for each sentence of an answer.
@@ -156,27 +162,23 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     return result
 
 
+def passages(source: str) -> list[tuple[int, int]]:
+    """Spans of the passages a claim may rest on: each sentence of the source and each adjacent pair."""
+    sentences = sentence_spans(source) or [(0, len(source))]
+    return sentences + [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
+
+
+def _plain(text: str) -> str:
+    """Lower-cased words between single spaces (and at both ends, so whole words match)."""
+    return f" {' '.join(_WORD.findall(text.lower()))} "
+
+
 @dataclass
 class Verifier:
-    """Checks answers against numbered sources. Thresholds are set on held-out data (see benchmarks)."""
+    """Checks answers against numbered sources: names and numbers must agree, and the judge's support
+    head (threshold chosen at training time) must say the passage states the claim."""
 
-    embedder: Embedder
-    min_lexical: float = 0.5  # share of the claim's content words found in the passage
-    min_semantic: float = 0.6  # cosine similarity of claim and passage embeddings
-    cache_size: int = 4096  # sources whose embedded passages are kept (a long-running server stays bounded)
-    _cache: OrderedDict[str, tuple[list[str], np.ndarray]] = field(default_factory=OrderedDict, repr=False)
-
-    def _passages(self, source: str) -> tuple[list[str], np.ndarray]:
-        """A source's sentences and adjacent pairs, with their embeddings (cached per source text)."""
-        if source in self._cache:
-            self._cache.move_to_end(source)
-            return self._cache[source]
-        sentences = [source[a:b] for a, b in sentence_spans(source)] or [source]
-        passages = sentences + [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
-        self._cache[source] = (passages, self.embedder.embed_sentences(passages))
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return self._cache[source]
+    judge: Judge
 
     def check(
         self, sentence: str, claim: str, markers: tuple[int, ...], sources: Mapping[int, str]
@@ -189,34 +191,42 @@ class Verifier:
             return SentenceCheck(
                 sentence, claim, markers, False, f"cites [{unknown[0]}], which is not a given source"
             )
-        claim_vec = self.embedder.embed_query(claim)
-        claim_terms = content_terms(claim)
         claim_numbers, claim_entities = numbers(claim), entities(claim)
-        support: tuple[float, str] | None = None  # (score, passage) of the best supporting passage
-        closest: tuple[float, str] | None = None  # (similarity, reason) of the most similar failing one
+        agreeing: list[tuple[int, int, int]] = []  # (source n, start, end) of passages naming what it names
+        disagreement: tuple[int, str] | None = None
         for n in dict.fromkeys(markers):
-            passages, vectors = self._passages(sources[n])
-            for passage, similarity in zip(passages, (vectors @ claim_vec).tolist(), strict=True):
-                lexical = len(claim_terms & set(tokenize(passage))) / max(len(claim_terms), 1)
-                passage_words = words(passage)
+            text = sources[n]
+            if _plain(claim).strip() and _plain(claim) in _plain(text):
+                # Quoted verbatim (up to spacing, case and punctuation): nothing for a model to judge.
+                where = text.lower().find(claim.lower().rstrip("."))
+                span = (n, where, where + len(claim)) if where >= 0 else None
+                evidence = text[where : where + len(claim)] if where >= 0 else text
+                return SentenceCheck(sentence, claim, markers, True, "", 1.0, evidence, span)
+            for start, end in passages(text):
+                passage_words = words(text[start:end])
                 missing = sorted(e for e in claim_entities if not mentions(passage_words, e))
-                missing += sorted(claim_numbers - numbers(passage))
-                if missing:
-                    reason = f"[{n}] does not mention {', '.join(repr(w) for w in missing)}"
-                elif lexical >= self.min_lexical or similarity >= self.min_semantic:
-                    if support is None or max(lexical, similarity) > support[0]:
-                        support = (max(lexical, similarity), passage)
-                    continue
-                else:
-                    reason = (
-                        f"[{n}] does not say this (word overlap {lexical:.2f}, similarity {similarity:.2f})"
+                missing += sorted(claim_numbers - numbers(text[start:end]))
+                if missing and (disagreement is None or len(missing) < disagreement[0]):
+                    # Report the passage that comes closest: the fewest names and numbers missing.
+                    disagreement = (
+                        len(missing),
+                        f"[{n}] does not mention {', '.join(repr(w) for w in missing)}",
                     )
-                if closest is None or similarity > closest[0]:
-                    closest = (similarity, reason)
-        if support is not None:
-            return SentenceCheck(sentence, claim, markers, True, "", support[0], support[1])
+                elif not missing:
+                    agreeing.append((n, start, end))
+        if not agreeing:
+            reason = disagreement[1] if disagreement else "the cited source is empty"
+            return SentenceCheck(sentence, claim, markers, False, reason)
+        texts = [sources[n][a:b] for n, a, b in agreeing]
+        support = self.judge.support(texts, claim)
+        best = int(support.argmax())
+        probability = float(support[best])
+        if self.judge.says("support", probability):
+            return SentenceCheck(sentence, claim, markers, True, "", probability, texts[best], agreeing[best])
+        n = agreeing[best][0]
+        reason = f"[{n}] does not say this (support {probability:.2f})"
         return SentenceCheck(
-            sentence, claim, markers, False, closest[1] if closest else "the cited source is empty"
+            sentence, claim, markers, False, reason, probability, texts[best], agreeing[best]
         )
 
     def verify(self, answer: str, sources: Mapping[int, str]) -> Verification:
@@ -224,23 +234,43 @@ class Verifier:
         return Verification([self.check(s, c, m, sources) for s, c, m in split_answer(answer)])
 
 
-def verifier_for(embedder: Embedder) -> Verifier:
-    """The citation verifier over ``embedder``: one per embedding model and process (it caches embedded
-    passages)."""
-    return shared(("verifier", id(embedder)), lambda: Verifier(embedder))
+def verify_answer(
+    answer: str, sources: Mapping[int, str] | Mapping[str, str], judge: Judge | str | None = None
+) -> Verification:
+    """Check any RAG system's answer: ``answer`` is text whose sentences end in ``[n]`` markers,
+    ``sources`` maps each n (an int or a digit string, as JSON gives it) to the text it cites.
+
+    Returns per-sentence verdicts (``supported``, ``reason``, ``evidence`` and its ``evidence_span``) and
+    ``.verified``. ``judge``: a loaded ``Judge``, a folder with one, or ``None`` for the shipped one.
+    This is ``citegraph.verify``; its signature is kept stable for other tools.
+    """
+    if not isinstance(answer, str) or not answer.strip():
+        raise ValueError("the answer to verify is empty")
+    numbered: dict[int, str] = {}
+    for key, text in sources.items():
+        if not str(key).strip().isdigit() or not isinstance(text, str):
+            raise ValueError(f"sources map source numbers to their text; got {key!r}: {type(text).__name__}")
+        numbered[int(key)] = text
+    if not isinstance(judge, Judge):
+        judge = judge_at(str(judge) if judge else None)
+    return Verifier(judge).verify(answer, numbered)
 
 
 def checked(draft: Answer, verification: Verification) -> Answer:
-    """``draft`` with its unsupported sentences removed (an abstention when none is left) and ``verified``
-    set; citations no remaining sentence uses are dropped."""
+    """``draft`` with its unsupported sentences removed and ``verified`` set; citations no remaining
+    sentence uses are dropped. With nothing supported it says so (``UNVERIFIED_TEXT``): the documents may
+    answer the question, but this draft cannot be shown as theirs."""
     text = verification.supported_text
     if not text:
-        return abstention(draft["question"])
+        return abstention(draft["question"], UNVERIFIED_TEXT)
     used = set(markers(text))
     citations = [c for c in draft["citations"] if c["n"] in used]
-    return Answer(
+    answer = Answer(
         question=draft["question"], answer=text, citations=citations, abstained=False, verified=True
     )
+    if "short_answer" in draft and draft["short_answer"] in text:
+        answer["short_answer"] = draft["short_answer"]
+    return answer
 
 
 # -- node and route ------------------------------------------------------------------------------------
@@ -254,7 +284,7 @@ def verify(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
     draft = state["draft"]
     if draft["abstained"]:
         return {"retry": False}
-    verification = verifier_for(pipeline_for(context).store.embedder).verify(
+    verification = Verifier(judge_for(context)).verify(
         draft["answer"], {c["n"]: c["quote"] for c in draft["citations"]}
     )
     retry = (

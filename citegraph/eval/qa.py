@@ -9,6 +9,8 @@ Metrics (answerable questions unless said otherwise):
 * ``hit_rate``: the gold paragraph is among the cited sources;
 * ``answer_recall``: a gold answer string occurs in the answer text (SQuAD normalisation);
 * ``f1``: SQuAD token F1 of the answer text (markers removed) against the best gold answer;
+* ``short_f1`` / ``short_exact``: F1 / exact match of the short answer (the answer text where there is
+  none); ``short_answer_share``: share of answerable questions that got a short answer;
 * ``citation_precision``: share of citations whose cited text is from the gold paragraph or contains a
   gold answer — an independent check, since every published citation already passed our verifier;
 * ``verified_share``: share of answers the verifier passed in full (abstentions count as not verified);
@@ -195,7 +197,11 @@ def score_answer(answer: dict, q: Question, paragraphs: dict[str, tuple[str, str
         doc_of(c["source"]) == q.doc_id or any(g and g in normalize_answer(c["quote"]) for g in gold)
         for c in answer["citations"]
     ]
+    short = answer.get("short_answer") or text
     return {
+        "short_f1": max((token_f1(short, a) for a in q.answers), default=0.0) if short else 0.0,
+        "short_exact": float(bool(short) and normalize_answer(short) in gold),
+        "has_short": float(bool(answer.get("short_answer"))),
         "hit": float(q.doc_id in cited_docs),
         "recall": float(bool(text) and any(g and g in normalize_answer(text) for g in gold)),
         "f1": max((token_f1(text, a) for a in q.answers), default=0.0) if text else 0.0,
@@ -254,6 +260,9 @@ def evaluate_qa(config: QAConfig, log: Callable[[str], None] = print) -> dict[st
         "hit_rate": mean("hit"),
         "answer_recall": mean("recall"),
         "f1": mean("f1"),
+        "short_f1": mean("short_f1"),
+        "short_exact": mean("short_exact"),
+        "short_answer_share": mean("has_short"),
         "citation_precision": round(sum(r["correct_citations"] for r in rows) / citations, 4)
         if citations
         else 0.0,

@@ -66,6 +66,7 @@ def _extras(outcome: RunOutcome) -> dict[str, Any]:
         "citations": answer.get("citations", []),
         "abstained": bool(answer.get("abstained")),
         "verified": bool(answer.get("verified")),
+        "short_answer": answer.get("short_answer", ""),
         "review": outcome.review,
         "resumed": outcome.resumed,
         "replayed": outcome.replayed,

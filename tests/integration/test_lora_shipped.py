@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 ADAPTER = Path(__file__).resolve().parents[2] / "examples" / "adapters" / "answer"
 
 
-def test_shipped_adapter_answers_with_a_verified_citation(embedder, one_torch_thread):
+def test_shipped_adapter_answers_with_a_verified_citation(judge, one_torch_thread):
     pytest.importorskip("peft")
     from citegraph.agents.prompts import Source, answer_messages
     from citegraph.agents.verifier import Verifier
@@ -34,10 +34,10 @@ def test_shipped_adapter_answers_with_a_verified_citation(embedder, one_torch_th
     # reliably learned, and what this checks, is the format: cited, given-source markers the verifier accepts.
     markers = {int(m) for m in re.findall(r"\[(\d+)\]", reply)}
     assert markers and markers <= {1, 2}, reply
-    assert Verifier(embedder).verify(reply, {s["n"]: s["text"] for s in sources}).verified, reply
+    assert Verifier(judge).verify(reply, {s["n"]: s["text"] for s in sources}).verified, reply
 
 
-def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder):
+def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder, judge):
     """``train lora-data --questions``'s path: retrieved chunks as numbered sources, the extractive answer
     renumbered to them and verified as the target, in the answer prompt's format."""
     from citegraph.agents.verifier import Verifier
@@ -53,7 +53,7 @@ def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder):
     try:
         ingest_paths(store, [write_corpus(tmp_path / "docs")["lighthouse"].parent], settings)
         pipeline = RetrievalPipeline(store, settings)
-        verifier = Verifier(embedder)
+        verifier = Verifier(judge)
         items = corpus_items(
             ["Who designed the Kestrel bridge?", "", "Which comet did Ilse Korda discover?"],
             pipeline,

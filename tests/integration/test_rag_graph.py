@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage
 
 from citegraph import threads
 from citegraph.agents.reviewer import ReviewError
+from citegraph.answers import UNVERIFIED_TEXT
 from citegraph.context import RagContext
 from citegraph.graphs.rag import graph
 from citegraph.ingest.pipeline import ingest_paths
@@ -99,13 +100,14 @@ def test_generate_rewrites_with_feedback_then_drops_what_stays_unsupported(corpu
     assert "Pelican" in answer["citations"][0]["quote"]
 
 
-def test_generate_abstains_when_nothing_is_supported(corpus_store) -> None:
+def test_a_generated_answer_with_nothing_supported_says_it_could_not_be_verified(corpus_store) -> None:
     fake_model("fake:wrong", "Watson is an American opera singer [1].", "Watson sang in Vienna [2].")
     state = graph.invoke(
         {"question": "Who saved nine sailors?"},
         context=context(corpus_store, strategy="generate", model="fake:wrong", top_k=3),
     )
-    assert state["answer"]["abstained"] and state["answer"]["answer"] == "The documents do not say."
+    # Not "The documents do not say.": they may well say something; this draft just is not theirs.
+    assert state["answer"]["abstained"] and state["answer"]["answer"] == UNVERIFIED_TEXT
     assert not state["answer"]["verified"] and state["answer"]["citations"] == []
 
 

@@ -136,12 +136,12 @@ def test_sft_messages_are_the_answer_prompt():
     assert [m["role"] for m in record["messages"]] == ["system", "user"]
 
 
-def test_squad_targets_quote_and_cite_the_gold_source(embedder):
+def test_squad_targets_quote_and_cite_the_gold_source(judge):
     from citegraph.agents.verifier import Verifier
 
     items = squad_items(PARAGRAPHS, seed=3, unanswerable_share=0.0)
     assert len(items) == 5
-    verifier = Verifier(embedder)
+    verifier = Verifier(judge)
     for item in items:
         (marker,) = set(markers(item.target))
         gold_source = item.sources[marker - 1]["text"]
@@ -183,7 +183,7 @@ def test_read_jsonl_rejects_malformed_records(tmp_path):
         lora_data.read_jsonl(tmp_path / "missing.jsonl")
 
 
-def test_corpus_item_renumbers_the_extractive_answer_to_the_shown_chunks(embedder):
+def test_corpus_item_renumbers_the_extractive_answer_to_the_shown_chunks(embedder, judge):
     from types import SimpleNamespace
 
     from citegraph.agents.verifier import Verifier
@@ -195,11 +195,11 @@ def test_corpus_item_renumbers_the_extractive_answer_to_the_shown_chunks(embedde
     ]
     store = SimpleNamespace(embedder=embedder, source=lambda source_id: None)
     pipeline = SimpleNamespace(store=store, run=lambda q, k=None: SimpleNamespace(selected=hits))
-    item = lora_data.corpus_item("Who was Irene Adler?", pipeline, Verifier(embedder))
+    item = lora_data.corpus_item("Who was Irene Adler?", pipeline, Verifier(judge))
     assert item is not None and [s["n"] for s in item.sources] == [1, 2]
     assert item.target.startswith("Irene Adler was an American opera singer [2]")
     assert set(markers(item.target)) <= {1, 2}
-    assert Verifier(embedder).verify(item.target, {s["n"]: s["text"] for s in item.sources}).verified
+    assert Verifier(judge).verify(item.target, {s["n"]: s["text"] for s in item.sources}).verified
 
 
 # -- training ------------------------------------------------------------------------------------------

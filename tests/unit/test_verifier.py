@@ -1,10 +1,13 @@
-"""The citation verifier on hand-made cases (with the bundled MiniLM embedder)."""
+"""The citation verifier's rules, with a tiny random judge whose support threshold the test sets: what
+the verifier decides itself (markers, names and numbers, verbatim quotes) must not depend on the model.
+The shipped judge's own verdicts are tested in tests/integration/test_judge_shipped.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from citegraph.agents.verifier import Verifier, entities, numbers, split_answer
+from citegraph.agents.verifier import Verifier, entities, numbers, split_answer, verify_answer
+from citegraph.models.judge.judge import Judge
 
 SOURCES = {
     1: "To Sherlock Holmes she is always the woman. Irene Adler is an American opera singer, "
@@ -13,9 +16,19 @@ SOURCES = {
 }
 
 
-@pytest.fixture(scope="module")
-def verifier(embedder) -> Verifier:
-    return Verifier(embedder)
+def judging(tiny_judge: Judge, support: float) -> Verifier:
+    """A verifier whose judge says "supported" to every agreeing passage (0.0) or to none (1.01)."""
+    return Verifier(Judge(tiny_judge.model, tiny_judge.tokenizer, thresholds={"support": support}))
+
+
+@pytest.fixture
+def lenient(tiny_judge: Judge) -> Verifier:
+    return judging(tiny_judge, 0.0)
+
+
+@pytest.fixture
+def strict(tiny_judge: Judge) -> Verifier:
+    return judging(tiny_judge, 1.01)
 
 
 def test_split_answer_attaches_markers_to_their_sentences() -> None:
@@ -41,14 +54,14 @@ def test_numbers_and_entities() -> None:
     [
         "Irene Adler is an American opera singer [1].",
         "Irene Adler was born in New Jersey in 1858 [1]. Watson lived at 221B Baker Street [2].",
-        "Irene Adler is a singer from America [1].",  # paraphrase: 'America' ~ 'American'
-        "The storm of 1923 sank nine ships [2].",
-        "Nine ships were sunk by the storm of 1923 [1] [2].",  # one of two cited sources supports it
+        "Irene Adler is a singer from America [1].",  # 'America' ~ 'American'
+        "Nine ships were sunk by the storm of 1923 [1] [2].",  # one of two cited sources agrees
     ],
 )
-def test_supported_sentences_pass(verifier: Verifier, answer: str) -> None:
-    result = verifier.verify(answer, SOURCES)
+def test_agreeing_sentences_pass_when_the_judge_says_supported(lenient: Verifier, answer: str) -> None:
+    result = lenient.verify(answer, SOURCES)
     assert result.verified, result.feedback()
+    assert all(c.evidence and c.evidence_span for c in result.checks)
 
 
 @pytest.mark.parametrize(
@@ -58,26 +71,56 @@ def test_supported_sentences_pass(verifier: Verifier, answer: str) -> None:
         ("Irene Adler was born in 1859 [1].", "does not mention '1859'"),  # number swapped
         ("The storm of 1923 sank ten ships [2].", "does not mention '10'"),  # number word swapped
         ("Watson is an American opera singer [2].", "does not mention 'american'"),  # wrong source
-        ("Holmes enjoys playing the violin [2].", "does not say this"),  # not in the source
         ("Irene Adler is an American opera singer [3].", "cites [3], which is not a given source"),
         ("Irene Adler is an American opera singer.", "cites no source"),
     ],
 )
-def test_unsupported_sentences_fail_with_a_reason(verifier: Verifier, answer: str, reason: str) -> None:
-    result = verifier.verify(answer, SOURCES)
+def test_what_the_verifier_rejects_whatever_the_judge_says(
+    lenient: Verifier, answer: str, reason: str
+) -> None:
+    result = lenient.verify(answer, SOURCES)
     assert not result.verified
     assert reason in result.checks[0].reason
 
 
-def test_unsupported_sentences_are_dropped_from_the_supported_text(verifier: Verifier) -> None:
+def test_the_judge_decides_whether_an_agreeing_passage_says_it(strict: Verifier) -> None:
+    result = strict.verify("Holmes enjoys playing the violin [2].", SOURCES)
+    assert not result.verified
+    assert "[2] does not say this (support" in result.checks[0].reason
+    assert result.checks[0].evidence_span is not None and result.checks[0].evidence_span[0] == 2
+
+
+def test_a_verbatim_quote_needs_no_judge(strict: Verifier) -> None:
+    result = strict.verify("the storm of 1923 sank nine ships [2]", SOURCES)
+    assert result.verified
+    check = result.checks[0]
+    assert check.support == 1.0
+    n, start, end = check.evidence_span
+    assert SOURCES[n][start:end].lower().startswith("the storm of 1923 sank nine ships")
+
+
+def test_unsupported_sentences_are_dropped_from_the_supported_text(lenient: Verifier) -> None:
     answer = (
         "Irene Adler is an opera singer [1]. Watson is an opera singer [1]. "
         "Watson lived at 221B Baker Street [2]."
     )
-    result = verifier.verify(answer, SOURCES)
+    result = lenient.verify(answer, SOURCES)
     assert [c.supported for c in result.checks] == [True, False, True]
     assert (
         result.supported_text == "Irene Adler is an opera singer [1]. Watson lived at 221B Baker Street [2]."
     )
     assert result.feedback() == "- \"Watson is an opera singer.\": [1] does not mention 'watson'"
-    assert not verifier.verify("", SOURCES).verified
+    assert not lenient.verify("", SOURCES).verified
+
+
+def test_verify_answer_takes_json_shaped_sources_and_rejects_bad_input(tiny_judge: Judge) -> None:
+    judge = Judge(tiny_judge.model, tiny_judge.tokenizer, thresholds={"support": 0.0})
+    result = verify_answer("Irene Adler is an opera singer [1].", {"1": SOURCES[1]}, judge)
+    assert result.verified
+    verdict = result.to_dict()
+    assert verdict["verified"] is True
+    assert verdict["sentences"][0]["evidence_span"]["source"] == 1
+    with pytest.raises(ValueError, match="empty"):
+        verify_answer("  ", {"1": "x"}, judge)
+    with pytest.raises(ValueError, match="source numbers"):
+        verify_answer("A [1].", {"one": "x"}, judge)

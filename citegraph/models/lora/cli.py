@@ -65,6 +65,7 @@ def train_lora_data(
         if not questions.is_file():
             raise _fail(f"questions file does not exist: {questions}")
         from citegraph.agents.verifier import Verifier
+        from citegraph.models.judge.judge import judge_for_settings
         from citegraph.resources import get_resources
         from citegraph.retrieval.pipeline import RetrievalPipeline
         from citegraph.settings import Settings
@@ -74,7 +75,8 @@ def train_lora_data(
         from citegraph.models.lora.data import corpus_items
 
         lines = questions.read_text(encoding="utf-8").splitlines()
-        items = corpus_items(lines, pipeline, Verifier(resources.store.embedder), top_k)
+        verifier = Verifier(judge_for_settings(resources.settings))
+        items = corpus_items(lines, pipeline, verifier, top_k)
         records += [item.record() for item in items]
         counts["corpus"] = len(items)
     counts["written"] = write_jsonl(records[:limit] if limit else records, out)

@@ -245,7 +245,7 @@ def corpus_item(
     hits = pipeline.run(question, k=top_k).selected
     shown = [chunk_citation(n, hit, store) for n, hit in enumerate(hits, start=1)]
     sources = tuple(numbered_sources(shown))
-    draft = extractive_answer(question, hits, store)
+    draft = extractive_answer(question, hits, store, verifier.judge)
     if draft["abstained"]:
         return QAItem(question, sources, (), ABSTAIN_TEXT)
     chunk_n = {c["chunk_id"]: c["n"] for c in shown}

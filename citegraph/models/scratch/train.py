@@ -14,7 +14,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from citegraph.models.scratch.data import DataError, TokenData, prepare_data
 from citegraph.models.scratch.model import GPT, GPTConfig
 from citegraph.models.scratch.tokenizer import TOKENIZER_FILE, load_tokenizer
+from citegraph.models.training import TrainProgress, save_loss_plot
 
 CKPT_FILE = "ckpt.pt"  # latest state, for resuming
 MODEL_FILE = "model.pt"  # best-validation weights, for inference
@@ -139,77 +139,6 @@ def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-def save_loss_plot(history: dict[str, list], path: Path, title: str = "") -> None:
-    """Training loss per step (light) and its moving average, validation loss at each evaluation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    if history["train"]:
-        steps = [s for s, _, _ in history["train"]]
-        losses = [v for _, v, _ in history["train"]]
-        ax.plot(steps, losses, color="tab:blue", alpha=0.25, linewidth=0.8)
-        window = max(1, len(losses) // 50)
-        smooth = [
-            sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1])
-            for i in range(len(losses))
-        ]
-        ax.plot(steps, smooth, color="tab:blue", label="train")
-    if history["eval"]:
-        ax.plot(
-            [e["iter"] for e in history["eval"]],
-            [e["val"] for e in history["eval"]],
-            "o-",
-            color="tab:orange",
-            label="val",
-        )
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-class _Progress:
-    """A rich progress bar on a terminal, one line per evaluation otherwise; silent when not verbose."""
-
-    def __init__(self, enabled: bool, total: int, start: int) -> None:
-        self.enabled = enabled
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("train"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, completed=start, info="")
-
-    def step(self, it: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=it, info=f"loss {loss:.3f}")
-
-    def note(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.console.print(text)
-        elif self.enabled:
-            print(text, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _setup_distributed() -> tuple[bool, int, int, int]:
@@ -386,7 +315,7 @@ def _train(
             "history": history,
         }
 
-    progress = _Progress(cfg.verbose and master, cfg.max_iters, it)
+    progress = TrainProgress(cfg.verbose and master, cfg.max_iters, it)
     if master:
         progress.note(
             f"{raw_model.num_params():,} parameters; {len(data.train):,} train / {len(data.val):,} val "

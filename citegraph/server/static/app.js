@@ -65,6 +65,12 @@ function renderAnswer(container, answer) {
   }
   container.querySelector(".citations")?.remove();
   container.querySelector(".flags")?.remove();
+  container.querySelector(".short")?.remove();
+  if (answer.short_answer) {
+    const short = el("div", "short");
+    short.append(el("b", "", "Short answer: "), document.createTextNode(answer.short_answer));
+    text.after(short);
+  }
   if (citations.size) {
     const list = el("ol", "citations");
     for (const c of citations.values()) {
@@ -164,7 +170,8 @@ async function ask(question) {
   message.classList.remove("pending");
   if (!final) throw new Error("the answer stream ended early");
   const answer = { ...(final.review ? final.review.answer : {}), answer: final.content || streamed,
-                   citations: final.citations, abstained: final.abstained, verified: final.verified };
+                   citations: final.citations, abstained: final.abstained, verified: final.verified,
+                   short_answer: final.short_answer };
   renderAnswer(message, answer);
   if (final.status === "review") showReview(message, final.review);
 }

@@ -1,0 +1,111 @@
+"""Cited answers over real documents nobody here wrote (PDF papers, Markdown manuals), with questions a
+user would ask, some of which the documents do not answer.
+
+``--questions`` is a JSON list of ``{"id", "question", "answers": [phrases], "unanswerable": bool}``. An
+answerable question is answered right when the answer (or its short answer) contains one of its phrases
+(case and spacing ignored) — a proxy, printed beside every answer so a person can check it; an unanswerable
+one when the system abstains. The ``--docs`` files and folders are ingested into a fresh store first.
+Runs under whichever CiteGraph is imported, so ``benchmarks/side_by_side.py`` compares versions.
+
+    D=../shared/data/real_docs
+    python benchmarks/real_docs.py --questions $D/questions.json --json benchmarks/results/real_docs.json \
+        --docs $D/raft.pdf $D/gfs.pdf $D/mapreduce-osdi04.pdf $D/lua-manual.html $D/httpx_docs/*.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
+
+from benchmarks.common import machine, save
+
+
+def squeeze(text: str) -> str:
+    """Lower case, folded spacing, ligatures undone (pypdf keeps "ﬁ" as one character)."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--docs", type=Path, nargs="+", required=True, help="Files and folders to ingest.")
+    parser.add_argument("--questions", type=Path, required=True)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    questions = json.loads(args.questions.read_text(encoding="utf-8"))
+
+    from citegraph.context import RagContext
+    from citegraph.graphs.rag import graph
+
+    with tempfile.TemporaryDirectory(prefix="citegraph-real-docs-") as scratch:
+        store = Path(scratch) / "store"
+        ingest = [
+            sys.executable,
+            "-m",
+            "citegraph.cli",
+            "ingest",
+            *map(str, args.docs),
+            "--store",
+            str(store),
+        ]
+        subprocess.run(ingest, check=True, capture_output=True)
+        context = RagContext(strategy="extract", store_dir=str(store))
+        graph.invoke({"question": questions[0]["question"]}, context=context)  # warm-up
+        rows, latencies = [], []
+        for item in questions:
+            start = time.perf_counter()
+            answer = graph.invoke({"question": item["question"]}, context=context)["answer"]
+            latencies.append((time.perf_counter() - start) * 1000)
+            said = squeeze(answer["answer"] + " " + answer.get("short_answer", ""))
+            if item["unanswerable"]:
+                right = bool(answer["abstained"])
+            else:
+                right = not answer["abstained"] and any(squeeze(a) in said for a in item["answers"])
+            rows.append(
+                {
+                    "id": item["id"],
+                    "question": item["question"],
+                    "unanswerable": item["unanswerable"],
+                    "right": right,
+                    "abstained": answer["abstained"],
+                    "answer": answer["answer"],
+                    "short_answer": answer.get("short_answer", ""),
+                    "cited": [f"{Path(c['source']).name} {c['location']}" for c in answer["citations"]],
+                }
+            )
+
+    answerable = [r for r in rows if not r["unanswerable"]]
+    unanswerable = [r for r in rows if r["unanswerable"]]
+    save(
+        {
+            "questions": len(rows),
+            "right": round(sum(r["right"] for r in rows) / len(rows), 4),
+            "right_answerable": round(sum(r["right"] for r in answerable) / max(len(answerable), 1), 4),
+            "abstained_unanswerable": round(
+                sum(r["right"] for r in unanswerable) / max(len(unanswerable), 1), 4
+            ),
+            "abstained_answerable": round(
+                sum(r["abstained"] for r in answerable) / max(len(answerable), 1), 4
+            ),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "rows": rows,
+            "machine": machine(),
+        },
+        args.json,
+        ensure_ascii=False,
+        echo_without=("rows",),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``citegraph train judge``: train the cross-encoder judge from public training sets in a folder.
+
+Only typer is imported at module level: ``citegraph --help`` must not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def train_judge_command(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="Folder of public training sets (formats: citegraph/models/judge/data.py)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Run folder: the judge, log.json, loss.png, MODEL_CARD.md.")
+    ],
+    steps: Annotated[int, typer.Option(help="Optimizer steps (one head per step).")] = 1800,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="Encoder learning rate (heads: 10x).")] = 8e-5,
+    layers: Annotated[
+        int, typer.Option(help="Encoder layers kept from the base model (speed vs quality).")
+    ] = 3,
+    eval_every: Annotated[int, typer.Option(help="Score the held-out examples every N steps.")] = 600,
+    seed: int = 0,
+    recalibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Only refit the stacks and thresholds of the judge already in --out (no training)."
+        ),
+    ] = False,
+) -> None:
+    """Train the judge (answer, span, answerable and support heads) on CPU and save it with its model card."""
+    from citegraph.models.judge import train
+    from citegraph.models.judge.data import read_folder
+
+    if not data.is_dir():
+        print(f"error: training data folder does not exist: {data}", file=sys.stderr)
+        raise typer.Exit(2)
+    found = read_folder(data)
+    settings = train.JudgeTraining(
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        layers=layers,
+        eval_every=eval_every,
+        seed=seed,
+    )
+    try:
+        result = (
+            train.recalibrate(found, out, settings)
+            if recalibrate
+            else train.train_judge(found, out, settings)
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(json.dumps({k: result[k] for k in ("data", "examples", "held_out", "seconds")}, indent=1))
+
+
+def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add this subpackage's commands to the ``citegraph`` command groups."""
+    train_app.command("judge")(train_judge_command)

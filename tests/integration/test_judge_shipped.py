@@ -1,0 +1,103 @@
+"""The judge shipped in the package, on cases a user meets: it picks the sentence that answers over the
+ones near it, finds the short answer, abstains when the passages do not answer, and tells a claim its
+source states from one it does not. Also ``citegraph.verify`` and ``citegraph verify``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import citegraph
+from citegraph.agents.answerer import extractive_answer
+from citegraph.agents.verifier import Verifier
+from citegraph.models.judge.judge import SHIPPED_JUDGE, Judge
+from citegraph.retrieval.store import Hit
+
+PASSAGE = (
+    "Installation. The client library supports Python 3.9 and later. "
+    "To set a timeout, pass timeout=5.0 when you create the client; the default timeout is five seconds. "
+    "Timeouts can also be configured per request. "
+    "The project is maintained by a small team of volunteers."
+)
+OPERA = (
+    "Irene Adler is a character in the Sherlock Holmes stories. She was an opera singer. "
+    "Adler was born in New Jersey in 1858. She later retired to London."
+)
+
+
+def _hits(*texts: str) -> list[Hit]:
+    return [
+        Hit(f"c{i}", t, f"s{i}", f"doc{i}.md", f"doc{i}", 0, len(t), None, 1.0) for i, t in enumerate(texts)
+    ]
+
+
+class _Store:
+    """What ``extractive_answer`` needs of a store: the embedder and a source lookup."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+
+    def source(self, source_id: str) -> None:
+        return None
+
+
+def test_the_shipped_judge_is_small_and_has_a_card() -> None:
+    size = sum(p.stat().st_size for p in SHIPPED_JUDGE.iterdir() if p.is_file())
+    assert size <= 25 * 1024 * 1024
+    assert (SHIPPED_JUDGE / "MODEL_CARD.md").is_file()
+
+
+def test_it_answers_with_the_sentence_that_answers(judge: Judge, embedder) -> None:
+    answer = extractive_answer("How do I set a timeout?", _hits(PASSAGE), _Store(embedder), judge)
+    assert not answer["abstained"]
+    assert "timeout=5.0" in answer["answer"]
+    assert "Installation" not in answer["answer"] and "volunteers" not in answer["answer"]
+
+    born = extractive_answer("Where was Irene Adler born?", _hits(OPERA), _Store(embedder), judge)
+    assert "New Jersey" in born["answer"]
+    assert "New Jersey" in born.get("short_answer", "New Jersey")
+
+
+def test_it_abstains_when_the_passages_do_not_answer(judge: Judge, embedder) -> None:
+    answer = extractive_answer("What is the capital of Peru?", _hits(PASSAGE, OPERA), _Store(embedder), judge)
+    assert answer["abstained"], answer["answer"]
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("Irene Adler was an opera singer [1].", True),  # across two adjacent sentences
+        ("Adler was a singer of opera [1].", True),  # paraphrase
+        ("Adler was not born in New Jersey [1].", False),  # negation: every word is in the source
+        ("Adler was born in Ohio in 1858 [1].", False),  # a name the source never mentions
+    ],
+)
+def test_support_tells_what_the_source_says(judge: Judge, claim: str, supported: bool) -> None:
+    assert Verifier(judge).verify(claim, {1: OPERA}).verified is supported
+
+
+def test_public_verify_api_and_command(tmp_path: Path) -> None:
+    result = citegraph.verify(
+        "Adler was born in New Jersey [1]. Adler was not an opera singer [1].", {"1": OPERA}
+    )
+    assert [c.supported for c in result.checks] == [True, False]
+    assert not result.verified
+
+    (tmp_path / "answer.txt").write_text("Adler was born in New Jersey in 1858 [1].")
+    (tmp_path / "sources.json").write_text(json.dumps({"1": OPERA}))
+    command = [sys.executable, "-m", "citegraph.cli", "verify", "--answer", str(tmp_path / "answer.txt")]
+    command += ["--sources", str(tmp_path / "sources.json"), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["verified"] and verdict["sentences"][0]["evidence_span"]["source"] == 1
+
+    (tmp_path / "sources.json").write_text("[not json")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert (
+        done.returncode == 2 and "is not JSON" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    )

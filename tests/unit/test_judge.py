@@ -1,0 +1,241 @@
+"""The judge's code with tiny random models: input formats, span decoding, save/load, the data readers
+and a few training steps end to end (skill is measured by benchmarks, not here)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from citegraph.models.judge.data import Collection, QAItem, build_examples, corrupted, furniture, read_folder
+from citegraph.models.judge.judge import Judge, answer_pair, best_span, load_tokenizer
+from citegraph.models.judge.model import JudgeConfig, from_base, load_judge, save_judge
+from citegraph.models.judge.train import JudgeTraining, span_tokens, train_judge
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide random BERT saved like the bundled encoder (the judge's base)."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_base")
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+def test_answer_pair_keeps_the_sentence_before_its_context() -> None:
+    assert answer_pair("Who?", "Adler sang.", "She came.") == ("Who?", "Adler sang. [SEP] She came.")
+    assert answer_pair("Who?", "Adler sang.") == ("Who?", "Adler sang.")
+
+
+def test_best_span_picks_the_likeliest_short_span_inside_the_sentence() -> None:
+    offsets = [(0, 0), (0, 5), (6, 10), (11, 15), (16, 20), (21, 30)]  # token 5 lies past the sentence
+    start = torch.tensor([9.0, 0.0, 5.0, 0.0, 0.0, 9.0])
+    end = torch.tensor([9.0, 0.0, 0.0, 6.0, 0.0, 9.0])
+    (span, probability) = best_span(start, end, offsets, limit=20)
+    assert span == (6, 15)
+    assert 0.5 < probability <= 1.0
+    assert best_span(start, end, [(0, 0)] * 6, limit=20) is None
+
+
+def test_span_labels_map_characters_to_tokens(tiny_judge: Judge) -> None:
+    sentence = "The relay lasted 129 days and carried the torch 137,000 km."
+    encoding = tiny_judge.encode(
+        "answer", [answer_pair("How long?", sentence, "Plans were made.")], offsets=True
+    )
+    first, last = span_tokens(encoding, 0, (17, 25), len(sentence))
+    assert tiny_judge.tokenizer.decode(encoding["input_ids"][0][first : last + 1]) == "129 days"
+
+
+def test_judge_scores_are_probabilities_and_spans_stay_in_their_sentence(tiny_judge: Judge) -> None:
+    sentences = ["Irene Adler was born in New Jersey.", "Holmes smoked a pipe all evening long."]
+    loose = Judge(tiny_judge.model, tiny_judge.tokenizer, thresholds={"span": 0.0})
+    judgments = loose.answers("Where was Adler born?", sentences, ["", sentences[0]])
+    assert len(judgments) == 2
+    for sentence, judgment in zip(sentences, judgments, strict=True):
+        assert 0.0 <= judgment.score <= 1.0
+        assert judgment.span is not None
+        a, b = judgment.span
+        assert 0 <= a < b <= len(sentence)
+    assert 0.0 <= tiny_judge.answerable("Where?", sentences) <= 1.0
+    assert tiny_judge.answerable("Where?", []) == 0.0
+    assert tiny_judge.support(sentences, "Adler was born in New Jersey.").shape == (2,)
+
+
+def test_a_saved_judge_reloads_with_the_same_outputs(tmp_path: Path, tiny_base: Path) -> None:
+    model = from_base(JudgeConfig(layers=1), tiny_base)
+    assert all(not p.requires_grad for p in model.encoder.embeddings.parameters())
+    save_judge(model, tmp_path / "judge")
+    saved = json.loads((tmp_path / "judge" / "judge.json").read_text())
+    assert saved["layers"] == 1
+    again = load_judge(tmp_path / "judge", tiny_base)
+    tokenizer = load_tokenizer()
+    before = Judge(model, tokenizer).support(["Adler sang in Warsaw."], "Adler sang.")
+    after = Judge(again, tokenizer).support(["Adler sang in Warsaw."], "Adler sang.")
+    assert after == pytest.approx(before, abs=2e-3)  # float16 storage
+    with pytest.raises(FileNotFoundError, match="no judge"):
+        load_judge(tmp_path / "nothing", tiny_base)
+
+
+def _write_training_sets(folder: Path) -> None:
+    context = (
+        "Irene Adler was an opera singer. She was born in New Jersey in 1858. "
+        "She sang at La Scala. She retired to London in 1887."
+    )
+    asked = [("Where was Adler born?", "New Jersey"), ("What was Adler?", "an opera singer")]
+    squad = {
+        "data": [
+            {
+                "title": "Opera",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": str(i),
+                                "question": q,
+                                "answers": [{"text": a, "answer_start": context.find(a)}],
+                            }
+                            for i, (q, a) in enumerate(asked)
+                        ]
+                        + [
+                            {"id": "x", "question": "Who taught Adler?", "is_impossible": True, "answers": []}
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    (folder / "squadlike").mkdir(parents=True)
+    (folder / "squadlike" / "train.json").write_text(json.dumps(squad))
+    (folder / "nli").mkdir()
+    (folder / "nli" / "pairs.tsv").write_text(
+        "sentence1\tsentence2\tlabel\n"
+        "Adler sang at La Scala in 1880.\tAdler sang at La Scala.\tentailment\n"
+        "Adler sang at La Scala.\tAdler was a pianist.\tnot_entailment\n"
+    )
+    (folder / "selection").mkdir()
+    (folder / "selection" / "train.csv").write_text(
+        'qtext,label,atext\n"Who sang?",1,"Adler sang at La Scala ."\n"Who sang?",0,"The hall was red ."\n'
+    )
+    (folder / "eval_only").mkdir()
+    (folder / "eval_only" / "test.tsv").write_text("sentence1\tsentence2\tlabel\nA.\tB.\tentailment\n")
+    (folder / "notes.csv").write_text("a,b\n1,2\n")
+
+
+def test_read_folder_recognises_formats_and_never_reads_eval_only(tmp_path: Path) -> None:
+    _write_training_sets(tmp_path)
+    found = read_folder(tmp_path)
+    assert found.counts() == {"squadlike": 3, "nli": 2, "selection": 2}
+    assert [item.answers == [] for item in found.qa] == [False, False, True]
+    assert any("notes.csv" in s for s in found.skipped)
+    assert not any("eval_only" in s for s in found.skipped)
+
+
+def test_examples_cover_every_head_with_spans_on_the_answer(tmp_path: Path) -> None:
+    _write_training_sets(tmp_path)
+    train, held = build_examples(read_folder(tmp_path), held_out_share=0.0)
+    assert not held
+    heads = {(e.head, e.label) for e in train}
+    assert {
+        ("answer", 1),
+        ("answer", 0),
+        ("answerable", 1),
+        ("answerable", 0),
+        ("support", 1),
+        ("support", 0),
+    } <= heads
+    for example in train:
+        if example.span:
+            sentence = example.text_b.split(" [SEP] ")[0]
+            assert sentence[example.span[0] : example.span[1]] in {"New Jersey", "an opera singer"}
+
+
+def test_synthetic_negatives_change_what_a_claim_says() -> None:
+    rng = random.Random(0)
+    claim = "Adler was born in New Jersey in 1858."
+    for _ in range(10):
+        changed = corrupted(rng, claim, "Holmes met Watson in London.")
+        assert changed is not None and changed != claim
+    assert corrupted(rng, "and so on", "") is None
+    assert furniture(rng, "Irene Adler sang at La Scala.")
+
+
+def test_train_judge_writes_the_judge_log_plot_and_card(tmp_path: Path, tiny_base: Path) -> None:
+    _write_training_sets(tmp_path / "data")
+    found = read_folder(tmp_path / "data")
+    settings = JudgeTraining(steps=4, batch_size=4, layers=1, eval_every=2, base=tiny_base)
+    result = train_judge(found, tmp_path / "run", settings, verbose=False)
+    for name in ("judge.safetensors", "judge.json", "log.json", "loss.png", "MODEL_CARD.md"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert len(result["history"]["train"]) == 4
+    assert set(result["config"]["thresholds"]) >= {"answer", "answerable", "support"}
+    assert "squadlike" in (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    with pytest.raises(ValueError, match="no training examples"):
+        train_judge(Collection(), tmp_path / "empty", settings, verbose=False)
+
+
+def test_qa_items_whose_answer_crosses_sentences_are_skipped() -> None:
+    item = QAItem("s", "What?", "Adler sang. She retired.", [(6, 16)])
+    train, _ = build_examples(Collection(qa=[item]), held_out_share=0.0)
+    assert not [e for e in train if e.head == "answer" and e.label == 1]
+
+
+def test_fit_logistic_separates_and_the_stack_uses_it(tiny_judge: Judge) -> None:
+    import numpy as np
+
+    from citegraph.models.judge.train import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] - 2 * x[:, 1] > 0).astype(float)
+    w_logit, w_close, bias = fit_logistic(x, y)
+    assert w_logit > 0 > w_close and abs(bias) < 1
+    judge = Judge(tiny_judge.model, tiny_judge.tokenizer)
+    logits = np.array([0.0, 1.0])
+    assert judge.probability("answer", logits) == pytest.approx(1 / (1 + np.exp(-logits)))
+    judge.model.config.stack["answer"] = [1.0, 2.0, -1.0]
+    try:
+        assert judge.probability("answer", logits, np.array([0.5, 0.5])) == pytest.approx(
+            1 / (1 + np.exp(-(logits + 1.0 - 1.0)))
+        )
+    finally:
+        judge.model.config.stack.clear()
+
+
+def test_calibrate_fits_a_stack_and_a_threshold_per_head(tmp_path: Path, tiny_judge: Judge, embedder) -> None:
+    from citegraph.models.judge.train import calibrate
+
+    _write_training_sets(tmp_path)
+    _, held = build_examples(read_folder(tmp_path), held_out_share=1.0)
+    by_head: dict[str, list] = {}
+    for example in held:
+        by_head.setdefault(example.head, []).append(example)
+    judge = Judge(tiny_judge.model, tiny_judge.tokenizer, embedder=embedder)
+    try:
+        report = calibrate(judge, by_head, JudgeTraining())
+        assert set(report) == {"answer", "answerable", "support", "span"}
+        span = report.pop("span")
+        assert span["examples"] >= 1 and 0.0 <= span["shown"] <= 1.0
+        assert judge.thresholds["span"] == span["threshold"]
+        for head, scores in report.items():
+            assert len(judge.config.stack[head]) == 3
+            assert 0.0 <= judge.thresholds[head] <= 1.0
+            assert {"closeness_auc", "judge_auc", "auc", "accuracy"} <= set(scores)
+    finally:
+        judge.model.config.stack.clear()
+
+
+def test_a_missing_judge_is_a_clear_error(tmp_path: Path) -> None:
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.judge.judge import judge_at
+
+    with pytest.raises(ModelNotFoundError, match="citegraph train judge"):
+        judge_at(str(tmp_path / "no-judge-here"))
