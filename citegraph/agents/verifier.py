@@ -194,13 +194,15 @@ class Verifier:
         claim_numbers, claim_entities = numbers(claim), entities(claim)
         agreeing: list[tuple[int, int, int]] = []  # (source n, start, end) of passages naming what it names
         disagreement: tuple[int, str] | None = None
+        plain_claim = _plain(claim)
         for n in dict.fromkeys(markers):
             text = sources[n]
-            if _plain(claim).strip() and _plain(claim) in _plain(text):
+            if plain_claim.strip() and plain_claim in _plain(text):
                 # Quoted verbatim (up to spacing, case and punctuation): nothing for a model to judge.
-                where = text.lower().find(claim.lower().rstrip("."))
-                span = (n, where, where + len(claim)) if where >= 0 else None
-                evidence = text[where : where + len(claim)] if where >= 0 else text
+                quoted = claim.rstrip(".")
+                where = text.lower().find(quoted.lower())
+                span = (n, where, where + len(quoted)) if where >= 0 else None
+                evidence = text[where : where + len(quoted)] if where >= 0 else text
                 return SentenceCheck(sentence, claim, markers, True, "", 1.0, evidence, span)
             for start, end in passages(text):
                 passage_words = words(text[start:end])

@@ -148,14 +148,14 @@ class Judge:
     @torch.inference_mode()
     def logits(self, head: str, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, list[Any]]:
         """Raw logits for ``pairs`` and, for ``answer``, each pair's (span logits, offsets)."""
-        probabilities: list[np.ndarray] = []
+        logits: list[np.ndarray] = []
         spans: list[Any] = []
         for i in range(0, len(pairs), self.batch_size):
             batch = self.encode(head, pairs[i : i + self.batch_size], offsets=head == "answer")
             logit, span = self.model(
                 head, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
             )
-            probabilities.append(logit.numpy())
+            logits.append(logit.numpy())
             if span is not None:
                 for row in range(len(logit)):
                     sequence = batch.sequence_ids(row)
@@ -165,9 +165,9 @@ class Judge:
                         for o, s in zip(batch["offset_mapping"][row].tolist(), sequence, strict=True)
                     ]
                     spans.append((span[row, :, 0], span[row, :, 1], offsets))
-        if not probabilities:
+        if not logits:
             return np.zeros(0, dtype=np.float32), []
-        return np.concatenate(probabilities), spans
+        return np.concatenate(logits), spans
 
     def answers(
         self,

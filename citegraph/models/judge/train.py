@@ -12,7 +12,7 @@ import json
 import math
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from citegraph.eval.qa import normalize_answer, token_f1
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.models.judge.data import Collection, Example, build_examples
 from citegraph.models.judge.judge import Judge, best_span, load_tokenizer
@@ -96,16 +97,11 @@ def loss_on(
 
 @torch.no_grad()
 def score(model: JudgeModel, judge: Judge, head: str, examples: list[Example]) -> np.ndarray:
-    """Probabilities of the head on ``examples`` (model in eval mode for the call)."""
+    """The head's own probabilities on ``examples`` (model in eval mode for the call: no dropout)."""
     model.eval()
-    probabilities = []
-    for i in range(0, len(examples), 64):
-        batch = examples[i : i + 64]
-        encoding = judge.encode(head, [(e.text_a, e.text_b) for e in batch])
-        logit, _ = model(head, encoding["input_ids"], encoding["attention_mask"], encoding["token_type_ids"])
-        probabilities.append(torch.sigmoid(logit).numpy())
+    logits = judge.logits(head, [(e.text_a, e.text_b) for e in examples])[0]
     model.train()
-    return np.concatenate(probabilities) if probabilities else np.zeros(0)
+    return judge.probability(head, logits)
 
 
 def metrics(probabilities: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -212,12 +208,6 @@ def calibrate(
     return report
 
 
-def _token_f1(prediction: str, gold: str) -> float:
-    predicted, wanted = prediction.lower().split(), gold.lower().split()
-    common = sum((Counter(predicted) & Counter(wanted)).values())
-    return 0.0 if not common else 2 * common / (len(predicted) + len(wanted))
-
-
 def calibrate_span(judge: Judge, examples: list[Example], min_f1: float = 0.6) -> dict[str, Any]:
     """Choose the span threshold: the lowest span probability at which the short answers shown (those at
     or above it) still average ``min_f1`` token F1 against the gold answer on held-out answer sentences.
@@ -232,9 +222,8 @@ def calibrate_span(judge: Judge, examples: list[Example], min_f1: float = 0.6) -
         if found is not None and example.span:
             (a, b), probability = found
             gold = sentence[example.span[0] : example.span[1]]
-            scored.append(
-                (probability, _token_f1(sentence[a:b], gold), sentence[a:b].lower() == gold.lower())
-            )
+            exact = normalize_answer(sentence[a:b]) == normalize_answer(gold)
+            scored.append((probability, token_f1(sentence[a:b], gold), exact))
     scored.sort(key=lambda row: -row[0])
     threshold, total = 1.01, 0.0  # 1.01: never show one
     for i, (probability, f1, _) in enumerate(scored, start=1):
