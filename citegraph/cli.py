@@ -161,7 +161,8 @@ def _print_citations(answer: dict) -> None:
         out.print()
     for c in answer["citations"]:
         quote = " ".join(c["quote"].split())
-        out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {c['location']}: [dim]“{quote}”[/dim]")
+        where = escape(c["location"])  # a section heading may hold [brackets]
+        out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {where}: [dim]“{quote}”[/dim]")
 
 
 def _print_short_answer(answer: dict) -> None:
@@ -192,7 +193,12 @@ StrategyOption = Annotated[
     str, typer.Option("--strategy", help="extract (no LLM, default) or generate (a model writes it).")
 ]
 ModelOption = Annotated[
-    str, typer.Option("--model", help="Model spec for --strategy generate: hf:smollm2, hf:DIR, scratch:DIR.")
+    str,
+    typer.Option(
+        "--model",
+        help="Model spec for --strategy generate: gguf:smollm2, gguf:FILE, hf:DIR, scratch:DIR, "
+        "lora:BASE+ADAPTER, or a provider's (openai:gpt-4o-mini, anthropic:..., ollama:...).",
+    ),
 ]
 ReviewFlag = Annotated[bool, typer.Option("--review", help="Pause for a human to approve the answer.")]
 ThreadOption = Annotated[
@@ -261,7 +267,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question to answer from your documents.")],
     k: Annotated[int, typer.Option("-k", help="Most passages to draw on.", min=1, max=20)] = 5,
     strategy: StrategyOption = "extract",
-    model: ModelOption = "hf:smollm2",
+    model: ModelOption = "gguf:smollm2",
     review: ReviewFlag = False,
     thread: ThreadOption = None,
     graph: Annotated[
@@ -402,7 +408,7 @@ def _decide(request: dict) -> dict:
 def chat(
     k: Annotated[int, typer.Option("-k", help="Most passages to draw on.", min=1, max=20)] = 5,
     strategy: StrategyOption = "extract",
-    model: ModelOption = "hf:smollm2",
+    model: ModelOption = "gguf:smollm2",
     review: ReviewFlag = False,
     thread: ThreadOption = None,
     store: StoreOption = None,

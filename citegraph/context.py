@@ -23,10 +23,12 @@ class RagContext:
         },
     )
     model: str = field(
-        default="hf:smollm2",
+        default="gguf:smollm2",
         metadata={
-            "description": "Chat model of the generate strategy, as a spec: hf:smollm2, hf:<dir>, "
-            "scratch:<dir>, lora:<base>+<adapter>, or a name an app registered (register_chat_model)."
+            "description": "Chat model of the generate strategy, as a spec: gguf:smollm2 (llama.cpp), "
+            "gguf:<file>, hf:<dir>, scratch:<dir>, lora:<base>+<adapter>, a provider's model "
+            "(openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, ollama:llama3.2; an OpenAI-compatible "
+            "server through CITEGRAPH_OPENAI_BASE_URL), or a name an app registered (register_chat_model)."
         },
     )
     top_k: int = field(
@@ -77,7 +79,8 @@ class AssistantContext:
         default="extractive",
         metadata={
             "description": "extractive: plan by rules and embedding similarity (no LLM); else a chat model "
-            "spec (hf:smollm2, ...) that plans with tool calls or a JSON plan."
+            "spec (gguf:smollm2, openai:gpt-4o-mini, ... as for the rag graph's `model`) that plans with "
+            "tool calls or a JSON plan."
         },
     )
     router: Literal["hybrid", "rules", "embedding"] = field(
@@ -100,7 +103,10 @@ class AssistantContext:
     top_k: int = field(default=3, metadata={"description": "Passages per cited answer."})
     rag_model: str = field(
         default="extractive",
-        metadata={"description": "Answer model of the cited_answer tool (the rag graph's `model`)."},
+        metadata={
+            "description": "Answer model of the cited_answer tool, a spec as for the rag graph's `model` "
+            "(extractive: no LLM)."
+        },
     )
     store_dir: str = field(
         default="",

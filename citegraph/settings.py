@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Nothing in CiteGraph may reach a model hub or phone home; set these before any HF/Chroma import.
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0)
     max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are refused.")
 
+    openai_base_url: str = Field(
+        "",
+        validation_alias=AliasChoices("CITEGRAPH_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"),
+        description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's /v1) that "
+        "openai:<model> specs talk to, e.g. http://localhost:8000/v1; empty: OpenAI's API.",
+    )
     chroma_url: str = Field(
         "", description="Empty: embedded Chroma in the store directory; http://host:port: a Chroma server."
     )

@@ -88,7 +88,7 @@ def eval_qa(
     dataset: Annotated[Path, typer.Option("--dataset", help="SQuAD-format JSON (v1.1 or v2.0).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results JSON here.")] = None,
     strategy: Annotated[str, typer.Option(help="extract (no LLM) or generate.")] = "extract",
-    model: Annotated[str, typer.Option("--model", help="Model spec for generate.")] = "hf:smollm2",
+    model: Annotated[str, typer.Option("--model", help="Model spec for generate.")] = "gguf:smollm2",
     limit: Annotated[int | None, typer.Option(help="Ask only the first N questions.")] = None,
     k: Annotated[int, typer.Option("-k", help="Most passages per answer.", min=1, max=20)] = 5,
     abstention: Annotated[

@@ -175,7 +175,7 @@ def excluding_pipeline(base: RetrievalPipeline, excluded_doc: str) -> ExcludingP
 class QAConfig:
     dataset: Path
     strategy: str = "extract"
-    model: str = "hf:smollm2"
+    model: str = "gguf:smollm2"
     limit: int | None = None
     top_k: int = 5
     cache_dir: Path | None = None

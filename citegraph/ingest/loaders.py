@@ -2,6 +2,10 @@
 
 Every loader returns a :class:`LoadedDocument` whose ``text`` is *the* source text: chunk and citation
 offsets (``start``/``end``) index into it, and the manifest stores it so a citation can always be shown.
+The text is cleaned here, once (PDF clean-up: ``citegraph.ingest.cleaning``; HTML: ``html_text``), so
+quotes stay verbatim slices of what is stored. With it come the document's section headings and, where
+the text's lines are not the file's (HTML, Markdown with headings set apart), a line map back to the file
+(``citegraph.ingest.outline``), so a citation can say "§ 2.4 Metatables, line 450".
 Anything wrong with a file raises :class:`IngestError` naming the file and the reason.
 """
 
@@ -11,10 +15,15 @@ import errno
 import hashlib
 import io
 import logging
+import math
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from citegraph.ingest.cleaning import choose_title, clean_pdf_pages, is_junk_title, title_by_font
+from citegraph.ingest.outline import Heading, LineAnchor, isolate_markdown_headings, markdown_headings
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
     ".txt": "text",
@@ -27,6 +36,10 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
 }
 # How messages name the supported types: one suffix per kind (.text, .markdown and .htm are aliases).
 SUPPORTED_NAMES = "(.txt .md .pdf .html)"
+
+# Bumped whenever loaders extract different text from the same bytes: it is part of ``content_hash``, so
+# the next ingest reads such files again instead of calling them unchanged (2: PDF clean-up, outlines).
+EXTRACTION_VERSION = 2
 
 # Control characters that never occur in real text (tab, newlines and form feed excluded).
 _BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
@@ -62,11 +75,14 @@ class LoadedDocument:
     content_hash: str
     pages: tuple[Page, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    headings: tuple[Heading, ...] = ()
+    line_map: tuple[LineAnchor, ...] = ()
 
 
 def content_hash(data: bytes) -> str:
-    """sha256 of a file's bytes: an unchanged file is recognised without parsing it again."""
-    return hashlib.sha256(data).hexdigest()
+    """sha256 of ``EXTRACTION_VERSION`` and a file's bytes: an unchanged file is recognised without
+    parsing it again, and every file is read again once after the way text is extracted changes."""
+    return hashlib.sha256(b"citegraph-text-%d\0" % EXTRACTION_VERSION + data).hexdigest()
 
 
 def is_link(path: Path) -> bool:
@@ -154,19 +170,58 @@ def _first_line_title(text: str, fallback: str) -> str:
     return fallback
 
 
+def _markdown_title(text: str, headings: list[Heading], fallback: str) -> str:
+    """The first top-level heading; else the first line, unless it is markup or front matter; else the
+    first heading of any level; else ``fallback``."""
+    top = [h.title for h in headings if h.level == 1]
+    if top:
+        return top[0]
+    first = _first_line_title(text, "")
+    if first and not first.startswith(("<", "---", "```", "~~~")):
+        return first
+    return headings[0].title if headings else fallback
+
+
 def _load_plain(path: Path, data: bytes, kind: str) -> LoadedDocument:
     text, warnings = decode_text(path, data)
     text = _clean(text)
     if not text.strip():
         raise IngestError(path, "no text in file")
+    headings: list[Heading] = []
+    line_map: tuple[LineAnchor, ...] = ()
+    title = _first_line_title(text, path.stem)
+    if kind == "markdown":
+        text, line_map = isolate_markdown_headings(text)
+        headings = markdown_headings(text)
+        title = _markdown_title(text, headings, path.stem)
     return LoadedDocument(
         path=path,
         kind=kind,
-        title=_first_line_title(text, path.stem),
+        title=title,
         text=text,
         content_hash=content_hash(data),
         warnings=warnings,
+        headings=tuple(headings),
+        line_map=line_map,
     )
+
+
+def _pdf_first_line_title(text: str, fallback: str) -> str:
+    """The first line of a PDF's cleaned text as its title, unless that is no title (a section heading
+    such as "1 Introduction", a bare number): then ``fallback``."""
+    first = _first_line_title(text, fallback)
+    return fallback if is_junk_title(first) else first
+
+
+def _text_and_font_sizes(page: Any) -> tuple[str, list[tuple[float, str]]]:
+    """A pypdf page's text and its ``(font size in points, text)`` fragments in reading order."""
+    fragments: list[tuple[float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        # The size a reader sees: the font size scaled vertically by the text and transformation matrices.
+        fragments.append((round(size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]), 1), text))
+
+    return page.extract_text(visitor_text=visit) or "", fragments
 
 
 def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
@@ -177,43 +232,61 @@ def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError(path, "encrypted PDF: it needs a password")
-        page_texts = [_clean(page.extract_text() or "").strip() for page in reader.pages]
+        page_texts: list[str] = []
+        font_title = None
+        for number, page in enumerate(reader.pages):
+            if number == 0:  # the title is the first page's largest text: only that page needs font sizes
+                text, fragments = _text_and_font_sizes(page)
+                font_title = title_by_font(fragments)
+            else:
+                text = page.extract_text() or ""
+            page_texts.append(_clean(text))
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise
     # A parser fed untrusted bytes can raise anything; one bad file must not stop a batch.
     except Exception as err:
         raise IngestError(path, f"corrupt or unreadable PDF ({type(err).__name__}: {err})") from None
-    if not any(page_texts):
+    if not any(t.strip() for t in page_texts):
         raise IngestError(
             path, "PDF has no extractable text (scanned images need OCR, which is not supported)"
         )
+    title = choose_title(str(meta_title), font_title, page_texts[0])
+    cleaned = clean_pdf_pages(page_texts, font_title or title)
     # Pages are joined with a blank line so a paragraph never runs across a page break.
     parts: list[str] = []
     pages: list[Page] = []
+    headings: list[Heading] = []
     offset = 0
-    for number, page_text in enumerate(page_texts, start=1):
+    for number, page_text in enumerate(cleaned, start=1):
         if parts:
             parts.append("\n\n")
             offset += 2
-        parts.append(page_text)
-        pages.append(Page(number, offset, offset + len(page_text)))
-        offset += len(page_text)
+        parts.append(page_text.text)
+        pages.append(Page(number, offset, offset + len(page_text.text)))
+        headings += [Heading(offset + h.offset, h.level, h.title) for h in page_text.headings]
+        offset += len(page_text.text)
     text = "".join(parts)
-    title = meta_title.strip() or _first_line_title(text, path.stem)
-    return LoadedDocument(path, "pdf", title, text, content_hash(data), tuple(pages))
-
-
-_HTML_BLOCKS = (
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul", "ol",
-    "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "pre", "blockquote", "dd", "dt", "figcaption",
-)  # fmt: skip
+    if not text.strip():
+        raise IngestError(path, "PDF has no text left once page headers, footers and numbers are removed")
+    return LoadedDocument(
+        path,
+        "pdf",
+        title or _pdf_first_line_title(text, path.stem),
+        text,
+        content_hash(data),
+        tuple(pages),
+        headings=tuple(headings),
+    )
 
 
 def _load_html(path: Path, data: bytes) -> LoadedDocument:
     from bs4 import BeautifulSoup
 
+    from citegraph.ingest.html_text import page_text
+
     markup, warnings = decode_text(path, data)
+    markup = markup.replace("\r\n", "\n").replace("\r", "\n")  # the file's line breaks, one convention
     try:
         soup = BeautifulSoup(markup, "html.parser")
     # html.parser gives up on some malformed markup instead of repairing it (bs4 raises
@@ -223,27 +296,18 @@ def _load_html(path: Path, data: bytes) -> LoadedDocument:
         cause = (str(err).strip().splitlines() or [type(err).__name__])[-1]
         raise IngestError(path, f"malformed HTML the parser rejects ({cause.strip()})") from None
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
-        tag.decompose()
-    # Block elements become paragraph breaks so sentence and paragraph chunking still work.
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    text = _clean(soup.get_text())
-    text = re.sub(r"[ \t\f\v\xa0]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    if not text:
+    page = page_text(soup, markup)
+    if not page.text:
         raise IngestError(path, "HTML page has no visible text")
     return LoadedDocument(
         path=path,
         kind="html",
-        title=title or _first_line_title(text, path.stem),
-        text=text,
+        title=title or _first_line_title(page.text, path.stem),
+        text=page.text,
         content_hash=content_hash(data),
         warnings=warnings,
+        headings=page.headings,
+        line_map=page.line_map,
     )
 
 

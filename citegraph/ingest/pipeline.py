@@ -220,7 +220,16 @@ def prepare(path: Path, data: bytes, settings: Settings) -> tuple[PreparedSource
         raise IngestError(path, "no text to index")
     pages = tuple((p.number, p.start, p.end) for p in doc.pages)
     record = SourceRecord(
-        source_id_for(key), key, doc.kind, doc.title, doc.content_hash, doc.text, pages, time.time()
+        source_id_for(key),
+        key,
+        doc.kind,
+        doc.title,
+        doc.content_hash,
+        doc.text,
+        pages,
+        time.time(),
+        headings=doc.headings,
+        line_map=doc.line_map,
     )
     return PreparedSource(record, chunks), doc.warnings
 

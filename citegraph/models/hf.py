@@ -73,6 +73,27 @@ def load_causal_lm(location: str, dtype: str = "float32") -> tuple[Any, Any]:
     return shared(("causal_lm", str(path.resolve()), dtype), build)
 
 
+def cut_at_stops(text: str, stops: list[str]) -> str:
+    """``text`` up to the first occurrence of any stop sequence (a pipeline generates past them)."""
+    cuts = [i for i in (text.find(stop) for stop in stops if stop) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def chat_token_counts(tokenizer: Any, messages: list[Any], reply: str) -> dict[str, int]:
+    """Usage metadata of one chat call: the prompt as the chat template renders ``messages`` (LangChain
+    messages) and the reply, in the model's tokens."""
+    roles = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+    turns = [{"role": roles.get(m.type, m.type), "content": m.text} for m in messages]
+    prompt = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+    prompt_tokens = len(tokenizer.encode(prompt, add_special_tokens=False))
+    reply_tokens = len(tokenizer.encode(reply, add_special_tokens=False))
+    return {
+        "input_tokens": prompt_tokens,
+        "output_tokens": reply_tokens,
+        "total_tokens": prompt_tokens + reply_tokens,
+    }
+
+
 def chat_model_from(model: Any, tokenizer: Any, name: str, max_new_tokens: int = 200, **generate: Any) -> Any:
     """Wrap a loaded model and tokenizer as a LangChain chat model (langchain-huggingface's ChatHuggingFace
     over a HuggingFacePipeline; greedy decoding unless ``generate`` says otherwise)."""

@@ -7,6 +7,7 @@ opens the collection with ``query_texts``) embed with that same model instead of
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from citegraph.models.paths import bundled_embedding_path, resolve_model_path
-from citegraph.settings import force_offline
+from citegraph.settings import Settings, force_offline
 
 if TYPE_CHECKING:
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -96,6 +97,19 @@ class Embedder:
         return np.stack(found)
 
 
+def shared_embedder(model_path: Path | str | None = None, batch_size: int | None = None) -> Embedder:
+    """The process-wide ``Embedder`` of a model folder (the bundled one by default) and batch size (the
+    settings' default unless given): the store, the judge's ``closeness`` and Chroma's hook then share one
+    loaded model instead of each loading its own."""
+    batch_size = batch_size or Settings.model_fields["embed_batch_size"].default
+    return _shared_embedder(resolve_model_path(model_path, "embedding"), batch_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_embedder(model_path: Path, batch_size: int) -> Embedder:
+    return Embedder(model_path, batch_size)
+
+
 @register_embedding_function
 class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
     """Chroma's hook to our embedder. Registered so a new process can reopen the collection."""
@@ -107,7 +121,7 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self._model_path)
+            self._embedder = shared_embedder(self._model_path)
         return self._embedder
 
     def __call__(self, input: Documents) -> Embeddings:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from citegraph.ingest.outline import Heading, LineAnchor, SourceText
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
     source_id    TEXT PRIMARY KEY,
@@ -25,7 +27,9 @@ CREATE TABLE IF NOT EXISTS sources (
     content_hash TEXT NOT NULL,
     text         TEXT NOT NULL,   -- the extracted text that chunk offsets index into
     pages        TEXT NOT NULL,   -- JSON [[number, start, end], ...] for PDFs, [] otherwise
-    ingested_at  REAL NOT NULL
+    ingested_at  REAL NOT NULL,
+    headings     TEXT NOT NULL DEFAULT '[]',  -- JSON [[offset, level, title], ...]
+    line_map     TEXT NOT NULL DEFAULT '[]'   -- JSON [[offset, file line], ...]; [] = the text's own lines
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id  TEXT PRIMARY KEY,
@@ -39,11 +43,20 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added to ``sources`` after stores were already in use: a store without them gets them, empty
+# (no headings, the text's own line numbers: how its citations were located before).
+OUTLINE_COLUMNS = {
+    "headings": "TEXT NOT NULL DEFAULT '[]'",
+    "line_map": "TEXT NOT NULL DEFAULT '[]'",
+}
+SOURCE_COLUMNS = "source_id, path, kind, title, content_hash, text, pages, ingested_at, headings, line_map"
+LEGACY_SOURCE_COLUMNS = "source_id, path, kind, title, content_hash, text, pages, ingested_at, '[]', '[]'"
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One ingested file."""
+    """One ingested file. Read back from the manifest, its ``text`` is a :class:`SourceText` carrying
+    ``headings`` and ``line_map``, so a citation of it can name the section and the file's line."""
 
     source_id: str
     path: str
@@ -53,6 +66,8 @@ class SourceRecord:
     text: str
     pages: tuple[tuple[int, int, int], ...]
     ingested_at: float
+    headings: tuple[Heading, ...] = ()
+    line_map: tuple[LineAnchor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,24 @@ class Manifest:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        # What ``source()`` selects: a store that cannot take the new columns (read-only) reads as before.
+        self._source_columns = SOURCE_COLUMNS if self._add_outline_columns() else LEGACY_SOURCE_COLUMNS
+
+    def _add_outline_columns(self) -> bool:
+        """Give a store written before ``OUTLINE_COLUMNS`` existed those columns; False if it cannot."""
+        with self._lock:
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(sources)")}
+            if all(name in present for name in OUTLINE_COLUMNS):
+                return True
+            try:
+                with self.transaction() as db:
+                    present = {row[1] for row in db.execute("PRAGMA table_info(sources)")}  # another process?
+                    for name, declaration in OUTLINE_COLUMNS.items():
+                        if name not in present:
+                            db.execute(f"ALTER TABLE sources ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError:  # e.g. "attempt to write a readonly database"
+                return False
+            return True
 
     def close(self) -> None:
         with self._lock:
@@ -120,13 +153,13 @@ class Manifest:
     def sources(self) -> list[SourceRecord]:
         rows = self._rows(
             # Listing sources does not need their (possibly large) text.
-            "SELECT source_id, path, kind, title, content_hash, '', pages, ingested_at "
+            "SELECT source_id, path, kind, title, content_hash, '', pages, ingested_at, '[]', '[]' "
             "FROM sources ORDER BY path"
         )
         return [_source(row) for row in rows]
 
     def source(self, source_id: str) -> SourceRecord | None:
-        rows = self._rows("SELECT * FROM sources WHERE source_id = ?", (source_id,))
+        rows = self._rows(f"SELECT {self._source_columns} FROM sources WHERE source_id = ?", (source_id,))
         return _source(rows[0]) if rows else None
 
     def chunk_counts(self) -> dict[str, int]:
@@ -187,7 +220,7 @@ class Manifest:
         with self.transaction() as db:
             db.executemany("DELETE FROM sources WHERE source_id = ?", [(s,) for s in remove_source_ids])
             db.executemany(
-                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         s.source_id,
@@ -198,6 +231,8 @@ class Manifest:
                         s.text,
                         json.dumps(s.pages),
                         s.ingested_at,
+                        json.dumps([[h.offset, h.level, h.title] for h in s.headings]),
+                        json.dumps(s.line_map),
                     )
                     for s in sources
                 ],
@@ -210,7 +245,19 @@ class Manifest:
 
 
 def _source(row: tuple) -> SourceRecord:
-    sid, path, kind, title, digest, text, pages, ingested_at = row
+    """A ``sources`` row (``SOURCE_COLUMNS``) as a record whose text knows its outline."""
+    sid, path, kind, title, digest, text, pages, ingested_at, headings, line_map = row
+    outline = tuple(Heading(*h) for h in json.loads(headings))
+    lines = tuple((offset, line) for offset, line in json.loads(line_map))
     return SourceRecord(
-        sid, path, kind, title, digest, text, tuple(tuple(p) for p in json.loads(pages)), ingested_at
+        sid,
+        path,
+        kind,
+        title,
+        digest,
+        SourceText(text, outline, lines),
+        tuple(tuple(p) for p in json.loads(pages)),
+        ingested_at,
+        outline,
+        lines,
     )

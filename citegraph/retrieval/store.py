@@ -30,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 from citegraph.errors import ModelNotFoundError
 from citegraph.models.paths import resolve_model_path
 from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
-from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder
+from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder, shared_embedder
 from citegraph.retrieval.fusion import reciprocal_rank_fusion
 from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
@@ -109,7 +109,7 @@ class HybridStore:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.embedding_model, self.settings.embed_batch_size)
+            self._embedder = shared_embedder(self.settings.embedding_model, self.settings.embed_batch_size)
         return self._embedder
 
     @cached_property

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServerConfig(BaseSettings):
@@ -20,3 +22,15 @@ class ServerConfig(BaseSettings):
     max_upload_mb: float = Field(50.0, gt=0, description="Largest upload request (all files together).")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
     default_review: bool = Field(False, description="Pause every answer for a human review by default.")
+    chat_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Chat model specs a request may choose, comma-separated (gguf:smollm2,openai:gpt-4o): "
+        "/v1/models lists each as <graph>/<spec>, and a request naming one answers with that model.",
+    )
+
+    @field_validator("chat_models", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [spec.strip() for spec in value.split(",") if spec.strip()]
+        return value

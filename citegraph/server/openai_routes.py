@@ -1,6 +1,9 @@
 """OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions`` (JSON or SSE).
 
-The model name picks the graph. The answer text keeps its [n] markers; the response carries what OpenAI's
+The model name picks the graph, and optionally the chat model that writes the answer: ``citegraph-rag``
+(the graph's default) or ``citegraph-rag/<spec>`` for a spec the deployment offers
+(``CITEGRAPH_SERVER_CHAT_MODELS``, e.g. ``citegraph-rag/openai:gpt-4o-mini``; that answer is generated).
+The answer text keeps its [n] markers; the response carries what OpenAI's
 shape cannot as extra top-level fields: ``citations``, ``thread_id``, ``status`` ("completed" or "review"),
 ``review`` (the interrupt, when a human must approve), ``abstained`` and ``verified``.
 """
@@ -53,9 +56,33 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _options(request: Request, body: ChatCompletionRequest) -> dict[str, Any]:
+def _graph_and_chat_model(request: Request, model: str) -> tuple[str, str | None]:
+    """The graph a request's ``model`` names, and the chat model spec it chooses (``<graph>/<spec>``), which
+    must be one this deployment offers; a 404 otherwise, as for an unknown graph."""
+    graph, _, chat_model = model.partition("/")
+    if not chat_model:
+        return graph, None
+    offered = request.app.state.config.chat_models
+    if chat_model not in offered:
+        raise ApiError(
+            404,
+            f"the model '{model}' does not exist; chat models offered here: "
+            f"{', '.join(offered) or 'none (CITEGRAPH_SERVER_CHAT_MODELS)'}",
+            type="invalid_request_error",
+            code="model_not_found",
+            param="model",
+        )
+    return graph, chat_model
+
+
+def _options(request: Request, body: ChatCompletionRequest, chat_model: str | None = None) -> dict[str, Any]:
     review = body.review if body.review is not None else request.app.state.config.default_review
-    return {"review": review, "strategy": body.strategy, "top_k": body.top_k}
+    options = {"review": review, "strategy": body.strategy, "top_k": body.top_k}
+    if chat_model:
+        # The chosen model writes the answer (rag: `model`; assistant: its planner and its cited answers).
+        models = {"model": chat_model, "planner_model": chat_model, "rag_model": chat_model}
+        options.update(strategy=body.strategy or "generate", **models)
+    return options
 
 
 def _extras(outcome: RunOutcome) -> dict[str, Any]:
@@ -81,27 +108,31 @@ def _usage(question: str, text: str) -> dict[str, int]:
 
 @router.get("/models")
 async def list_models(request: Request) -> dict:
+    """Every graph, and every graph with each chat model the deployment offers (``<graph>/<spec>``)."""
     created = request.app.state.started
+    chat_models = request.app.state.config.chat_models
     return {
         "object": "list",
         "data": [
             {
-                "id": name,
+                "id": model_id,
                 "object": "model",
                 "created": created,
                 "owned_by": "citegraph",
                 "description": s.description,
             }
             for name, s in sorted(_service(request).specs.items())
+            for model_id in [name, *(f"{name}/{spec}" for spec in chat_models)]
         ],
     }
 
 
-@router.get("/models/{model}")
+@router.get("/models/{model:path}")
 async def get_model(request: Request, model: str) -> dict:
-    spec = _service(request).spec(model)
+    graph, _ = _graph_and_chat_model(request, model)
+    _service(request).spec(graph)
     created = request.app.state.started
-    return {"id": spec.name, "object": "model", "created": created, "owned_by": "citegraph"}
+    return {"id": model, "object": "model", "created": created, "owned_by": "citegraph"}
 
 
 @router.post("/chat/completions")
@@ -110,24 +141,23 @@ async def chat_completions(request: Request, body: ChatCompletionRequest):
     if len(body.messages) > config.max_messages:
         raise ApiError(400, f"at most {config.max_messages} messages per request", param="messages")
     service = _service(request)
-    service.spec(body.model)  # 404 for an unknown model before anything runs
+    graph, chat_model = _graph_and_chat_model(request, body.model)
+    service.spec(graph)  # 404 for an unknown model before anything runs
     question = body.question()
     thread_id = _thread_id(request, body)
-    options = _options(request, body)
+    options = _options(request, body, chat_model)
     request_key = _idempotency_key(request)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     headers = {"X-Thread-Id": thread_id}
     if body.stream:
-        events = service.stream(body.model, question, thread_id, options, request_key)
+        events = service.stream(graph, question, thread_id, options, request_key)
         return StreamingResponse(
             _sse(events, completion_id, created, body.model, question),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    outcome = await run_in_threadpool(
-        service.ask, body.model, question, thread_id, options, None, request_key
-    )
+    outcome = await run_in_threadpool(service.ask, graph, question, thread_id, options, None, request_key)
     text = outcome.answer.get("answer", "")
     payload = {
         "id": completion_id,

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from citegraph.ingest.loaders import IngestError, load_document
+from citegraph.answers import cite
+from citegraph.ingest.chunking import sentence_spans
+from citegraph.ingest.loaders import IngestError, LoadedDocument, load_document
+from citegraph.ingest.pipeline import prepare
+from citegraph.retrieval.manifest import Manifest, SourceRecord
 from tests.conftest import write_pdf
 
 MB = 10**6
@@ -60,6 +64,144 @@ def test_pdf_keeps_pages(tmp_path: Path) -> None:
     assert [p.number for p in doc.pages] == [1, 2]
     second = doc.pages[1]
     assert doc.text[second.start : second.end] == "Bridge opened in 1932."
+
+
+def write_report_pdf(path: Path) -> Path:
+    """Three pages under a running header and a "Page N" footer, a title in a large font on page 1 (the
+    metadata title is a Word file name), numbered section headings, words hyphenated at line ends and a
+    table-of-contents line."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title("Microsoft Word - kestrel.docx")
+    bodies = [
+        "1 Introduction\nThe Kestrel bridge was built be-\ncause the old ford flooded every spring.\n"
+        "Its fault-\ntolerant deck survived three floods.",
+        "2 Construction\nEngineers ran tri-\nals with scale models before the span was cast.\n"
+        "Maintenance ........ 3",
+        "3 Maintenance\nThe deck is inspected every year. The cables were replaced in 1998.",
+    ]
+    for number, body in enumerate(bodies, start=1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 5, "Kestrel Engineering Review", new_x="LMARGIN", new_y="NEXT")
+        if number == 1:
+            pdf.set_font("Helvetica", size=20)
+            pdf.multi_cell(0, 10, "The Kestrel Bridge", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 5, f"Page {number}", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def stored(tmp_path: Path, doc: LoadedDocument) -> SourceRecord:
+    """``doc`` written to a manifest and read back, as citations read it."""
+    manifest = Manifest(tmp_path / "manifest.sqlite")
+    record = SourceRecord(
+        "s1",
+        str(doc.path),
+        doc.kind,
+        doc.title,
+        doc.content_hash,
+        doc.text,
+        (),
+        0.0,
+        doc.headings,
+        doc.line_map,
+    )
+    manifest.replace_sources([], [record], [], {})
+    read = manifest.source("s1")
+    manifest.close()
+    assert read is not None
+    return read
+
+
+def test_pdf_text_is_cleaned_and_citations_stay_exact(tmp_path: Path, settings) -> None:
+    path = write_report_pdf(tmp_path / "kestrel.pdf")
+    doc = load(path)
+    assert doc.title == "The Kestrel Bridge"  # from page 1's largest font: the metadata title is junk
+    assert "Kestrel Engineering Review" not in doc.text and "Page " not in doc.text and "...." not in doc.text
+    assert "built because the old" in doc.text and "fault-tolerant deck" in doc.text
+    assert "ran trials with" in doc.text
+    assert [(h.title, h.level) for h in doc.headings] == [
+        ("1 Introduction", 1),
+        ("2 Construction", 1),
+        ("3 Maintenance", 1),
+    ]
+    for heading in doc.headings:  # a paragraph of its own: never the start of an answer sentence
+        assert doc.text[heading.offset :].startswith(heading.title + "\n\n")
+    assert [doc.text[p.start : p.end].split("\n")[0] for p in doc.pages] == [
+        "The Kestrel Bridge",
+        "2 Construction",
+        "3 Maintenance",
+    ]
+    assert doc.text.startswith("The Kestrel Bridge\n\n1 Introduction\n\nThe Kestrel bridge was built")
+
+    source, _ = prepare(path, path.read_bytes(), settings)
+    record = stored(tmp_path, doc)
+    assert record.text == source.record.text == doc.text
+    locations = set()
+    for n, chunk in enumerate(source.chunks, start=1):
+        assert doc.text[chunk.start : chunk.end] == chunk.text
+        for a, b in sentence_spans(chunk.text):
+            citation = cite(
+                n, chunk.chunk_id, str(path), record.text, chunk.start + a, chunk.start + b, chunk.page
+            )
+            assert citation["quote"] == doc.text[citation["start"] : citation["end"]] == chunk.text[a:b]
+            locations.add(citation["location"])
+    assert {"p. 1, § 1 Introduction", "p. 2, § 2 Construction", "p. 3, § 3 Maintenance"} <= locations
+
+
+def test_pdf_title_falls_back_to_the_file_name_not_a_heading(tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "notes.pdf", ["1 Overview\nThe tide turns at noon."])
+    assert load(path).title == "notes"
+
+
+def test_html_location_is_the_heading_and_the_files_line(tmp_path: Path) -> None:
+    path = tmp_path / "harbour.html"
+    path.write_text(
+        "<html>\n<head><title>Harbour Guide</title>\n<style>p { color: red }</style></head>\n<body>\n"
+        "<h1>Harbour Guide</h1>\n<p>Welcome to the &amp; harbour.</p>\n\n\n\n"
+        "<h2>4.6 Handling <em>Failures</em></h2>\n<p>\nWhen a crane fails,\nthe harbour master closes\n"
+        "<b>berth nine</b> until repairs end.\n</p>\n</body>\n</html>\n",
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert [(h.title, h.level) for h in doc.headings] == [("Harbour Guide", 1), ("4.6 Handling Failures", 2)]
+    record = stored(tmp_path, doc)
+    start = doc.text.index("the harbour master")
+    end = doc.text.index("repairs end.") + len("repairs end.")
+    assert cite(1, "c", str(path), record.text, start, end, None)["location"] == (
+        "§ 4.6 Handling Failures, lines 13-14"
+    )
+    welcome = doc.text.index("Welcome")
+    assert (
+        cite(1, "c", str(path), record.text, welcome, welcome + 7, None)["location"]
+        == "§ Harbour Guide, line 6"
+    )
+
+
+def test_markdown_headings_set_apart_with_the_files_lines(tmp_path: Path) -> None:
+    path = tmp_path / "owls.md"
+    path.write_text(
+        "# Field Guide\nOwls hunt at night.\n\n```\n# not a heading\n```\n"
+        "## Feeding\nOwls swallow mice whole.\n",
+        encoding="utf-8",
+    )
+    doc = load(path)
+    assert doc.title == "Field Guide"
+    assert (
+        doc.text.startswith("# Field Guide\n\nOwls hunt at night.")
+        and "```\n\n## Feeding\n\nOwls" in doc.text
+    )
+    assert [(h.title, h.level) for h in doc.headings] == [("Field Guide", 1), ("Feeding", 2)]
+    record = stored(tmp_path, doc)
+    start = doc.text.index("Owls swallow")
+    assert cite(1, "c", str(path), record.text, start, start + 23, None)["location"] == "§ Feeding, line 8"
+    start = doc.text.index("Owls hunt")
+    assert cite(1, "c", str(path), record.text, start, start + 9, None)["location"] == "§ Field Guide, line 2"
 
 
 def test_pdf_with_only_an_owner_password_opens(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from citegraph.models.judge.model import JudgeModel, load_judge
-from citegraph.retrieval.embeddings import Embedder
+from citegraph.retrieval.embeddings import Embedder, shared_embedder
 from citegraph.retrieval.tokenizer import tokenize
 from citegraph.settings import Settings, force_offline
 
@@ -101,9 +101,10 @@ class Judge:
 
     @property
     def embedder(self) -> Embedder:
-        """The bundled bi-encoder, for ``closeness`` (loaded on first use)."""
+        """The bundled bi-encoder, for ``closeness``: the one the store uses by default (with its default
+        batch size), so a process holds one copy."""
         if self._embedder is None:
-            self._embedder = Embedder()
+            self._embedder = shared_embedder()
         return self._embedder
 
     def closeness(self, first: Sequence[str], second: Sequence[str]) -> np.ndarray:

@@ -21,8 +21,9 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.language_models.chat_models import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from citegraph import resources
 from citegraph.errors import ModelNotFoundError
@@ -136,12 +137,16 @@ class AdapterChatModel(BaseChatModel):
 
     It delegates to a ChatHuggingFace over the base (whose LoRA layers follow the active adapter) and
     switches to its adapter under the base's lock first, so per-agent models over one base are safe to
-    use from several threads. Streaming falls back to one chunk (BaseChatModel's default).
+    use from several threads. ``max_tokens`` and ``stop`` (per model or per call) are honoured, usage is
+    counted in the base's tokens, and a stream is one chunk: the whole reply (it is generated under the
+    lock in one piece).
     """
 
     inner: Any  # the ChatHuggingFace over the shared base
     shared: Any  # SharedBase
     adapter: str
+    max_tokens: int | None = None  # None: the pipeline's own max_new_tokens
+    stop: list[str] | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -151,6 +156,17 @@ class AdapterChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"base": self.shared.location, "adapter": self.adapter}
 
+    @property
+    def model_name(self) -> str:
+        """``lora:<base>+<adapter>``: the name in traces (``ls_model_name``) and response metadata."""
+        return f"lora:{Path(self.shared.location).name}+{self.adapter}"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # The base class reads ls_model_name from a call's `model`, else `model_name` above.
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "citegraph"
+        return params
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -158,8 +174,42 @@ class AdapterChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        from citegraph.models.hf import chat_token_counts, cut_at_stops
+
+        limit = kwargs.pop("max_tokens", self.max_tokens)
+        if limit is not None:  # HuggingFacePipeline passes pipeline_kwargs on to generation
+            kwargs["pipeline_kwargs"] = {**kwargs.get("pipeline_kwargs", {}), "max_new_tokens": limit}
         with self.shared.generating_with(self.adapter):
-            return self.inner._generate(messages, stop=stop, run_manager=run_manager, stream=False, **kwargs)
+            result = self.inner._generate(
+                messages, stop=stop, run_manager=run_manager, stream=False, **kwargs
+            )
+        text = cut_at_stops(str(result.generations[0].message.content), [*(self.stop or []), *(stop or [])])
+        message = AIMessage(
+            content=text,
+            response_metadata={"model_name": self.model_name},
+            usage_metadata=chat_token_counts(self.shared.tokenizer, messages, text),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        reply = self._generate(messages, stop=stop, **kwargs).generations[0].message
+        chunk = ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=reply.content,
+                response_metadata=reply.response_metadata,
+                usage_metadata=reply.usage_metadata,
+                chunk_position="last",
+            )
+        )
+        if run_manager:
+            run_manager.on_llm_new_token(str(reply.content), chunk=chunk)
+        yield chunk
 
 
 def chat_model_for(

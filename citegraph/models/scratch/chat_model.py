@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
@@ -96,19 +97,35 @@ class ScratchChatModel(BaseChatModel):
             seed=kwargs.get("seed", self.seed),
         )
 
-    def _pieces(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[str]:
+    @property
+    def model_name(self) -> str:
+        """The spec that names this model (``scratch:DIR``): its name in traces and response metadata."""
+        return f"{SPEC_PREFIX}{self.model_dir}"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # The base class reads ls_model_name from a call's `model`, else `model_name` above.
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "citegraph"
+        return params
+
+    def _pieces(self, prompt: str, stop: list[str] | None, **kwargs: Any) -> Iterator[str]:
         """Reply text pieces with leading whitespace dropped (the model usually starts with a space)."""
         from citegraph.models.scratch.generate import stream_text
 
         started = False
-        for piece in stream_text(
-            self._model, self._tokenizer, format_chat(messages), self._sampling(stop, **kwargs)
-        ):
+        for piece in stream_text(self._model, self._tokenizer, prompt, self._sampling(stop, **kwargs)):
             if not started:
                 piece = piece.lstrip()
                 started = bool(piece)
             if piece:
                 yield piece
+
+    def _usage(self, prompt: str, reply: str) -> UsageMetadata:
+        """Token counts of the prompt and the reply, as the model's tokenizer encodes them."""
+        prompt_tokens, reply_tokens = len(self._tokenizer.encode(prompt)), len(self._tokenizer.encode(reply))
+        return UsageMetadata(
+            input_tokens=prompt_tokens, output_tokens=reply_tokens, total_tokens=prompt_tokens + reply_tokens
+        )
 
     def _generate(
         self,
@@ -117,8 +134,13 @@ class ScratchChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(self._pieces(messages, stop, **kwargs)).rstrip()
-        message = AIMessage(content=text, response_metadata={"model_name": f"{SPEC_PREFIX}{self.model_dir}"})
+        prompt = format_chat(messages)
+        text = "".join(self._pieces(prompt, stop, **kwargs)).rstrip()
+        message = AIMessage(
+            content=text,
+            response_metadata={"model_name": self.model_name},
+            usage_metadata=self._usage(prompt, text),
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -128,11 +150,22 @@ class ScratchChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for piece in self._pieces(messages, stop, **kwargs):
+        prompt = format_chat(messages)
+        reply = ""
+        for piece in self._pieces(prompt, stop, **kwargs):
+            reply += piece
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+        # The last chunk carries what is known only at the end, as hosted models' streams do.
+        last = AIMessageChunk(
+            content="",
+            response_metadata={"model_name": self.model_name},
+            usage_metadata=self._usage(prompt, reply.rstrip()),
+            chunk_position="last",
+        )
+        yield ChatGenerationChunk(message=last)
 
 
 def load_chat_model(spec: str, **kwargs: Any) -> ScratchChatModel:

@@ -123,8 +123,11 @@ def generate_ids(
     cache = model.new_cache(1) if sc.use_cache else None
     fed = 0  # tokens of seq already in the cache
     generated: list[int] = []
-    with torch.inference_mode():  # cheaper than no_grad: no version counters on the cache tensors
-        for _ in range(sc.max_new_tokens):
+    for _ in range(sc.max_new_tokens):
+        # inference_mode (cheaper than no_grad: no version counters on the cache tensors) is entered per
+        # token and never held across the yield: it is thread-local, and a consumer such as LangChain's
+        # async streaming resumes this generator on another thread each time.
+        with torch.inference_mode():
             if seq.numel() - start >= block:  # window full: slide by half, re-encode the kept part
                 start = seq.numel() - keep
                 if cache is not None:
@@ -141,10 +144,10 @@ def generate_ids(
             else:
                 token = int(torch.multinomial(logits.softmax(-1), 1, generator=gen))
             seq = torch.cat([seq, seq.new_tensor([token])])
-            generated.append(token)
-            yield token
-            if should_stop is not None and should_stop(generated):
-                return
+        generated.append(token)
+        yield token
+        if should_stop is not None and should_stop(generated):
+            return
 
 
 def stream_text(model: GPT, tokenizer: ScratchTokenizer, prompt: str, sc: SamplingConfig) -> Iterator[str]:

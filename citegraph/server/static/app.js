@@ -98,7 +98,8 @@ async function openPassage(citation, button) {
   if (button) button.classList.add("active");
   try {
     const p = await api(`/api/sources/${encodeURIComponent(citation.source_id)}/passage?start=${citation.start}&end=${citation.end}`);
-    $("passage-title").textContent = `[${citation.n}] ${p.title || basename(p.source)}` + (p.page ? `, page ${p.page}` : "");
+    const where = citation.location || (p.page ? `page ${p.page}` : "");  // "p. 5, § 5.2 Leader election"
+    $("passage-title").textContent = `[${citation.n}] ${p.title || basename(p.source)}` + (where ? `, ${where}` : "");
     const box = $("passage");
     box.textContent = "";
     box.append(document.createTextNode((p.truncated_before ? "…" : "") + p.before));
