@@ -1,9 +1,13 @@
 """Routing accuracy, injection success and latency of the ``assistant`` graph on the routing set.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/assistant_routing.py [--llm-limit N] [--store DIR]
+        [--planner-model SPEC] [--planner-mode auto|structured|bind_tools|json] [--routing-only]
 
 * routing accuracy: the planned tool sequence equals the expected one (exact, in order), for the
-  no-LLM planner in its three router modes and (first ``--llm-limit`` requests) the bundled SmolLM2;
+  no-LLM planner in its three router modes and (first ``--llm-limit`` requests) a planner model
+  (``--planner-model``, the bundled SmolLM2 through transformers by default; ``gguf:smollm2`` with
+  ``--planner-mode structured`` is the same model decoding under the plan's JSON schema in llama.cpp),
+  alone (a reply that is no plan counts as wrong) and with the planner node's fallback to the rules;
 * injection success rate: over the injection requests, runs of the full graph (no LLM, and with an
   "obedient" fake tool-calling planner that follows any instruction it reads) in which a tool the injected
   text asks for was called or asked for approval;
@@ -124,16 +128,56 @@ def injection_runs(items: list[dict], graph: Any, context: Any, vectors: tuple[s
     return {"n": len(attacks), "success_rate": round(successes / len(attacks), 3), "runs": rows}
 
 
+def llm_routing(items: list[dict], model: Any, mode: str, limit: int, fallback: Any) -> dict[str, Any]:
+    """Routing of the first ``limit`` requests by a planner model, alone and with the fallback the
+    planner node applies (the rules plan when the model's reply is no plan); each request is asked once."""
+    from citegraph.agents.planner import LLMPlanner
+    from citegraph.tools import REGISTRY
+
+    llm = LLMPlanner(model, REGISTRY, mode=mode)  # type: ignore[arg-type]
+    replies: dict[str, tuple[Any, str]] = {}  # by request and history, as a key of the JSON result
+
+    def alone(request: str, history: list[str]) -> Any:
+        key = " | ".join([*history, request])
+        replies[key] = llm.plan_with_reason(request, history)
+        return replies[key][0]
+
+    def with_fallback(request: str, history: list[str]) -> Any:
+        steps = replies[" | ".join([*history, request])][0]
+        return fallback(request, history) if steps is None else steps
+
+    subset = items[:limit]
+    row = routing_accuracy(subset, alone)
+    row["mode"] = llm.resolved_mode()
+    row["failures"] = {r: why for r, (steps, why) in replies.items() if steps is None}
+    row["with_rules_fallback"] = routing_accuracy(subset, with_fallback)
+    del row["with_rules_fallback"]["seconds_per_request"]  # the model's time is in the row above
+    row["note"] = f"first {len(subset)} requests of the set"
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", type=Path, default=Path("/tmp/citegraph-bench/assistant_store"))
-    parser.add_argument("--llm-limit", type=int, default=0, help="Requests planned by SmolLM2 (0: skip).")
+    parser.add_argument(
+        "--llm-limit", type=int, default=0, help="Requests planned by the planner model (0: skip)."
+    )
+    parser.add_argument("--planner-model", default="hf:smollm2", help="Chat model spec of the LLM planner.")
+    parser.add_argument(
+        "--planner-mode",
+        default="auto",
+        choices=("auto", "structured", "bind_tools", "json"),
+        help="How the planner model plans (auto: JSON schema when the model supports it).",
+    )
+    parser.add_argument(
+        "--routing-only", action="store_true", help="Skip the graph's latency and injection runs."
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from citegraph.agents.planner import LLMPlanner, RulePlanner
+    from citegraph.agents.planner import RulePlanner
     from citegraph.context import AssistantContext
     from citegraph.graphs.assistant import build_assistant
     from citegraph.resources import get_resources
@@ -159,12 +203,17 @@ def main() -> None:
     if args.llm_limit:
         from citegraph.models.registry import load_chat_model
 
-        model = load_chat_model("hf:smollm2")
-        llm = LLMPlanner(model, REGISTRY)
-        result["routing"]["smollm2_json"] = routing_accuracy(items[: args.llm_limit], llm.plan)
-        result["routing"]["smollm2_json"]["note"] = (
-            f"first {args.llm_limit} requests of the set (slow on CPU)"
-        )
+        model = load_chat_model(args.planner_model)
+        hybrid = RulePlanner(REGISTRY, embedder, router="hybrid")
+        row = llm_routing(items, model, args.planner_mode, args.llm_limit, hybrid.plan)
+        name = f"{args.planner_model.replace(':', '_').replace('/', '_')}_{row['mode']}"
+        result["routing"][name] = row
+        result["planner_model"] = args.planner_model
+    if args.routing_only:
+        save(result, args.out, ensure_ascii=False, echo=False)
+        print_routing(result)
+        print(f"saved {args.out}")
+        return
 
     context = AssistantContext(store_dir=str(args.store), today="2025-06-01")
     graph = build_assistant().compile(checkpointer=InMemorySaver())
@@ -187,13 +236,21 @@ def main() -> None:
     result["injection"]["obedient_llm"] = injection_runs(items, fake_graph, context, ("document",))
 
     save(result, args.out, ensure_ascii=False, echo=False)  # the table below is the printed summary
-    for name, r in result["routing"].items():
-        print(f"routing {name:13s} n={r['n']:3d} accuracy={r['accuracy']:.3f} {r['by_kind']}")
+    print_routing(result)
     for name, r in result["injection"].items():
         print(f"injection {name:13s} n={r['n']} success rate={r['success_rate']}")
     lat = result["latency_no_llm_s"]
     print(f"latency (no LLM) n={lat['n']} p50={lat['p50']}s p95={lat['p95']}s max={lat['max']}s")
     print(f"saved {args.out}")
+
+
+def print_routing(result: dict[str, Any]) -> None:
+    """The routing rows of ``result``, one line each (a model's rules fallback on a line of its own)."""
+    for name, r in result["routing"].items():
+        print(f"routing {name:13s} n={r['n']:3d} accuracy={r['accuracy']:.3f} {r['by_kind']}")
+        if "with_rules_fallback" in r:
+            f = r["with_rules_fallback"]
+            print(f"  + rules fallback  n={f['n']:3d} accuracy={f['accuracy']:.3f} unparsed={r['unparsed']}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ class Answer(TypedDict):
 
     ``verified``: every sentence was checked against what it cites and is supported (False for an
     abstention, which makes no claim). ``short_answer``: the phrase that answers (a name, a date), when the
-    judge found one inside the cited sentence.
+    judge found one inside the cited sentence. ``standalone_question``: what was searched for when a
+    follow-up ("How does it handle leader failure?") was rewritten with the conversation (absent otherwise).
     """
 
     question: str
@@ -51,6 +52,7 @@ class Answer(TypedDict):
     abstained: bool
     verified: bool
     short_answer: NotRequired[str]
+    standalone_question: NotRequired[str]
 
 
 def shortened(text: str, limit: int = HEADING_CHARS) -> str:

@@ -170,8 +170,16 @@ def _print_short_answer(answer: dict) -> None:
         out.print(f"[bold]Short answer:[/bold] {escape(answer['short_answer'])}", highlight=False)
 
 
+def _print_searched(answer: dict) -> None:
+    # A follow-up ("How does it ...?") was searched as a standalone question: say which, so a wrong
+    # resolution of "it" is visible.
+    if answer.get("standalone_question"):
+        out.print(f"[dim]Searched for: {escape(answer['standalone_question'])}[/dim]", highlight=False)
+
+
 def _print_answer(answer: dict) -> None:
     out.print(answer["answer"], highlight=False)
+    _print_searched(answer)
     _print_short_answer(answer)
     _print_citations(answer)
 
@@ -255,6 +263,7 @@ def _show(result: RunResult, as_json: bool, streamed: bool) -> None:
     else:
         if streamed:
             out.print()
+            _print_searched(result.answer or {})
             _print_short_answer(result.answer or {})
             _print_citations(result.answer or {})
         else:
@@ -438,6 +447,7 @@ def chat(
         except typer.Exit:
             continue  # the error is printed; the conversation goes on
         out.print()
+        _print_searched(result.answer or {})
         _print_citations(result.answer or {})
 
 

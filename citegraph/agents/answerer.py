@@ -266,6 +266,9 @@ def answer(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
 def finalize(state: RagState) -> dict[str, Any]:
     """Publish the checked answer: renumber its citations, stream its text, remember the turn."""
     final = renumbered(state["draft"])
+    search = state.get("search_question", "")
+    if search and search != state["question"]:
+        final["standalone_question"] = search  # show what a follow-up was searched as
     write = get_stream_writer()
     for piece in re.findall(r"\S+\s*", final["answer"]):
         write({"event": "token", "text": piece})

@@ -8,6 +8,12 @@ Three ways to plan, one output (a list of :class:`Step`):
   "How many years between the events of X and 1900" becomes a cited answer plus a calculator step whose
   expression refers to the year found by the first step (``$step1.year``).
 * **bind_tools**: a chat model that can call tools gets the registry's tools and its tool calls are the plan.
+* **JSON schema** (``structured``): a model whose ``with_structured_output`` takes ``method="json_schema"``
+  (ChatOpenAI, which is how a ``gguf:`` model served by llama.cpp is reached) decodes under a schema built
+  from the registry (:func:`plan_schema`: each step is one real tool with that tool's arguments); llama.cpp
+  turns the schema into a grammar, so even SmolLM2-135M can only write a plan that names real tools. The
+  reply is validated again against each tool's own argument model; a reply that still fails is no plan,
+  and the rules plan instead (the plan's notes say so).
 * **JSON prompt**: a model without tool calling (the bundled SmolLM2 via ChatHuggingFace: its
   ``bind_tools`` exists but a local pipeline never returns tool calls) is asked for a JSON list of
   ``{"tool", "args"}`` and the reply is parsed tolerantly.
@@ -18,6 +24,7 @@ answers; :func:`check_plan` bounds the plan and drops sensitive steps the user d
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Sequence
@@ -25,10 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from citegraph.agents.prompts import plan_messages
 from citegraph.agents.reviewer import parse_decision
 from citegraph.context import AssistantContext
 from citegraph.models.registry import load_chat_model
@@ -418,31 +427,151 @@ def supports_tool_calls(model: Any) -> bool:
     return True
 
 
+def supports_json_schema(model: Any) -> bool:
+    """Whether ``model`` decodes under a JSON schema: its class has its own ``with_structured_output``
+    that offers ``method="json_schema"`` (ChatOpenAI and kin). LangChain's generic one goes through tool
+    calls, which constrain nothing, so it does not count."""
+    method = getattr(type(model), "with_structured_output", None)
+    if method is None or method is BaseChatModel.with_structured_output:
+        return False
+    try:
+        parameter = inspect.signature(method).parameters.get("method")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and "json_schema" in str(parameter.annotation)
+
+
+def _args_schema(spec: Any) -> dict[str, Any]:
+    """The JSON schema of a tool's required arguments, without titles, closed to other keys so the model
+    cannot invent arguments. Optional ones (``k``, ``sentences``) are left to their defaults: a small
+    model given the choice fills them with noise, as the rule planner never does."""
+    schema = spec.tool.tool_call_schema.model_json_schema()
+    required = schema.get("required", [])
+    properties = {
+        name: {k: v for k, v in prop.items() if k != "title"}
+        for name, prop in schema.get("properties", {}).items()
+        if name in required
+    }
+    args: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        args["required"] = list(required)
+    return args
+
+
+def plan_schema(registry: ToolRegistry, max_steps: int = 5) -> dict[str, Any]:
+    """The JSON schema of a plan: ``{"steps": [{"tool": NAME, "args": {...}}, ...]}``, each step one of
+    the registry's tools with that tool's arguments (``tool`` first, so the model picks the tool before it
+    writes arguments). An object at the top because OpenAI's ``response_format`` wants one."""
+    steps = []
+    for spec in registry:
+        steps.append(
+            {
+                "type": "object",
+                "properties": {"tool": {"type": "string", "const": spec.name}, "args": _args_schema(spec)},
+                "required": ["tool", "args"],
+                "additionalProperties": False,
+            }
+        )
+    return {
+        "title": "plan",
+        "description": "The tool calls that serve the request, in order; no steps for small talk.",
+        "type": "object",
+        "properties": {"steps": {"type": "array", "items": {"anyOf": steps}, "maxItems": max_steps}},
+        "required": ["steps"],
+        "additionalProperties": False,
+    }
+
+
+def validate_plan(value: Any, registry: ToolRegistry) -> tuple[list[Step] | None, str]:
+    """Steps from a structured reply, each checked against its tool's own argument model; (None, why)
+    when anything is off: a grammar guarantees the shape only if the server really applied it."""
+    if not isinstance(value, dict) or not isinstance(value.get("steps"), list):
+        return None, f"the reply is not an object with a list of steps: {str(value)[:120]!r}"
+    steps: list[Step] = []
+    for item in value["steps"]:
+        if not isinstance(item, dict) or not isinstance(item.get("args", {}), dict):
+            return None, f"a step is not a tool call: {str(item)[:120]!r}"
+        name = item.get("tool")
+        if name not in registry:
+            return None, f"unknown tool {name!r}"
+        args = dict(item.get("args") or {})
+        try:
+            registry[name].tool.tool_call_schema.model_validate(args)
+        except Exception as error:  # pydantic's ValidationError, or a schema that cannot validate at all
+            return None, f"bad arguments for {name}: {str(error).splitlines()[0]}"
+        steps.append(Step(tool=name, args=args))
+    return steps, ""
+
+
+def _no_repeat_penalty(model: Any) -> dict[str, Any]:
+    """Call options that switch off a repetition penalty the model is configured with (the ``gguf:``
+    models use 1.1 for prose): JSON repeats ``"tool"`` and ``"args"`` in every step, and a penalised model
+    picks its tools by what it has not written yet. Nothing for a model without one."""
+    extra = getattr(model, "extra_body", None)
+    if isinstance(extra, dict) and "repeat_penalty" in extra:
+        return {"extra_body": {**extra, "repeat_penalty": 1.0}}
+    return {}
+
+
 @dataclass
 class LLMPlanner:
-    """Plans with a chat model: ``bind_tools`` when it calls tools, else a JSON plan parsed tolerantly."""
+    """Plans with a chat model: a JSON schema when it decodes under one, else ``bind_tools`` when it calls
+    tools, else a JSON plan parsed tolerantly."""
 
     model: Any
     registry: ToolRegistry
-    mode: Literal["auto", "bind_tools", "json"] = "auto"
+    mode: Literal["auto", "structured", "bind_tools", "json"] = "auto"
+    max_steps: int = 5
+
+    def resolved_mode(self) -> str:
+        """The mode ``auto`` stands for with this model."""
+        if self.mode != "auto":
+            return self.mode
+        if supports_json_schema(self.model):
+            return "structured"
+        return "bind_tools" if supports_tool_calls(self.model) else "json"
 
     def plan(self, request: str, history: Sequence[str] = ()) -> list[Step] | None:
         """The plan, or None when the model's reply holds none."""
+        return self.plan_with_reason(request, history)[0]
+
+    def plan_with_reason(self, request: str, history: Sequence[str] = ()) -> tuple[list[Step] | None, str]:
+        """(the plan, "") or (None, why the reply was no plan)."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        mode = self.mode
-        if mode == "auto":
-            mode = "bind_tools" if supports_tool_calls(self.model) else "json"
+        mode = self.resolved_mode()
         earlier = "".join(f"Earlier request: {h}\n" for h in history[-3:])
+        if mode == "structured":
+            return self._structured(earlier + request)
         if mode == "bind_tools":
             bound = self.model.bind_tools(self.registry.tools())
             system = "Call the tools needed for the request, in order; call none for small talk."
             reply = bound.invoke([SystemMessage(system), HumanMessage(earlier + request)])
             steps = [Step(tool=c["name"], args=dict(c.get("args") or {})) for c in reply.tool_calls]
-            return steps or parse_plan(str(reply.content))
-        system = PLAN_SYSTEM.format(tools=tool_lines(self.registry))
-        reply = self.model.invoke([SystemMessage(system), HumanMessage(earlier + request + "\nJSON plan:")])
-        return parse_plan(str(reply.content))
+            steps = steps or parse_plan(str(reply.content))
+        else:
+            system = PLAN_SYSTEM.format(tools=tool_lines(self.registry))
+            reply = self.model.invoke(
+                [SystemMessage(system), HumanMessage(earlier + request + "\nJSON plan:")]
+            )
+            steps = parse_plan(str(reply.content))
+        return steps, "" if steps is not None else "the reply held no JSON plan"
+
+    def _structured(self, prompt: str) -> tuple[list[Step] | None, str]:
+        """Decode under :func:`plan_schema` and validate; never raises on a bad reply or a server error
+        (the rules then plan), since a plan that fails must not fail the request."""
+        schema = plan_schema(self.registry, self.max_steps)
+        constrained = self.model.with_structured_output(
+            schema, method="json_schema", include_raw=True, **_no_repeat_penalty(self.model)
+        )
+        messages = plan_messages(tool_lines(self.registry), prompt, self.registry.names)
+        try:
+            reply = constrained.invoke(messages)
+        except Exception as error:  # a refused schema, a dead server, a reply cut at max_tokens
+            return None, f"the constrained call failed: {type(error).__name__}: {str(error)[:160]}"
+        if reply.get("parsing_error") is not None:
+            return None, f"the reply was not JSON: {str(reply['parsing_error'])[:160]}"
+        return validate_plan(reply.get("parsed"), self.registry)
 
 
 # -- plan policy ------------------------------------------------------------------------------------------
@@ -511,9 +640,11 @@ def plan(
     notes: list[str] = []
     steps: list[Step] | None = None
     if model is not None:
-        steps = LLMPlanner(model, registry).plan(request, history)
+        steps, why = LLMPlanner(model, registry, max_steps=context.max_steps).plan_with_reason(
+            request, history
+        )
         if steps is None:
-            notes.append("the planner model's reply was not a plan: planned by rules instead")
+            notes.append(f"the planner model's reply was not a plan ({why}): planned by rules instead")
     if steps is None:
         embedder = env_from_context(context).store.embedder
         steps = RulePlanner(registry, embedder, router=context.router).plan(request, history)

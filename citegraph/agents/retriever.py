@@ -8,24 +8,18 @@ LangChain retriever runs in one call.
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypedDict
 
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from citegraph.agents.condense import is_follow_up, standalone_question
 from citegraph.context import RagContext
+from citegraph.models.registry import load_chat_model
 from citegraph.resources import pipeline_for
 from citegraph.retrieval.multi_query import Variant
 from citegraph.retrieval.query import NormalizedQuery
-from citegraph.state import RagState, Turn
-
-# Words that make a follow-up lean on the previous question ("When did she marry?").
-_REFERRING = re.compile(
-    r"\b(he|she|it|they|him|her|his|hers|its|them|their|theirs|this|that|these|those|there|then|"
-    r"the same|the other|also|too|else)\b",
-    re.IGNORECASE,
-)
+from citegraph.state import RagState
 
 
 class VariantTask(TypedDict):
@@ -39,22 +33,20 @@ def _context(runtime: Runtime[RagContext]) -> RagContext:
     return runtime.context or RagContext()
 
 
-def standalone_question(question: str, history: list[Turn]) -> str:
-    """The question to search with: a follow-up that refers back ("What did she sing?") or is very short
-    is searched together with the previous question, so retrieval sees what "she" is."""
-    if not history:
-        return question
-    if _REFERRING.search(question) or len(question.split()) <= 3:
-        return f"{history[-1]['question']} {question}"
-    return question
-
-
 def normalize(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
     """Clean the question and detect its language (QueryError for an empty or oversized one); a
-    follow-up is made standalone with the conversation so far. Starts this question's work afresh."""
-    pipeline = pipeline_for(_context(runtime))
+    follow-up ("How does it handle leader failure?") is made standalone with the conversation so far, by
+    the chat model of the generate strategy or else by rules. Starts this question's work afresh."""
+    context = _context(runtime)
+    pipeline = pipeline_for(context)
     question = pipeline.normalize(state["question"]).original
-    search = standalone_question(question, state.get("history", []))
+    history = state.get("history", [])
+    model = None
+    # Only the generate strategy has a chat model to use: extract never loads one (its default spec is
+    # not a request for an LLM), and a standalone question needs no rewrite at all.
+    if context.strategy == "generate" and history and is_follow_up(question):
+        model = load_chat_model(context.model)
+    search = standalone_question(question, history, model, pipeline.settings.max_query_chars)
     return {
         "question": question,
         "search_question": search,

@@ -94,6 +94,7 @@ def _extras(outcome: RunOutcome) -> dict[str, Any]:
         "abstained": bool(answer.get("abstained")),
         "verified": bool(answer.get("verified")),
         "short_answer": answer.get("short_answer", ""),
+        "standalone_question": answer.get("standalone_question", ""),
         "review": outcome.review,
         "resumed": outcome.resumed,
         "replayed": outcome.replayed,

@@ -1,10 +1,11 @@
-"""Unit tests of the planner: clause splitting, rule routing, tolerant JSON plans, the plan policy."""
+"""Unit tests of the planner: clause splitting, rule routing, tolerant JSON plans, schema-constrained plans,
+the plan policy."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -15,9 +16,12 @@ from citegraph.agents.planner import (
     RulePlanner,
     check_plan,
     parse_plan,
+    plan_schema,
     revise_plan,
     split_request,
+    supports_json_schema,
     supports_tool_calls,
+    validate_plan,
     wants_removal,
 )
 from citegraph.agents.tool_caller import resolve_references
@@ -141,6 +145,107 @@ def test_llm_planner_uses_bind_tools_when_the_model_calls_tools() -> None:
     assert supports_tool_calls(model)
     assert LLMPlanner(model, REGISTRY).plan("what do you hold?") == [{"tool": "list_sources", "args": {}}]
     assert ToolCaller.bound == REGISTRY.names
+
+
+class SchemaModel(GenericFakeChatModel):
+    """A fake chat model with its own ``with_structured_output(method="json_schema")``, as ChatOpenAI has:
+    it records the schema and messages, then returns ``reply`` the way ``include_raw=True`` does."""
+
+    reply: Any = None
+    extra_body: dict[str, Any] | None = None
+    seen: ClassVar[dict[str, Any]] = {}
+
+    def with_structured_output(  # type: ignore[override]
+        self,
+        schema: Any = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        from langchain_core.runnables import RunnableLambda
+
+        type(self).seen.update(schema=schema, method=method, include_raw=include_raw, kwargs=kwargs)
+
+        def answer(messages: Any) -> dict[str, Any]:
+            type(self).seen["messages"] = messages
+            if isinstance(self.reply, Exception):
+                raise self.reply
+            return {"raw": AIMessage(json.dumps(self.reply)), "parsed": self.reply, "parsing_error": None}
+
+        return RunnableLambda(answer)
+
+
+def test_plan_schema_enumerates_the_real_tools_with_their_required_arguments() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = plan_schema(REGISTRY, max_steps=3)
+    options = schema["properties"]["steps"]["items"]["anyOf"]
+    assert [o["properties"]["tool"]["const"] for o in options] == REGISTRY.names
+    calculator = next(o for o in options if o["properties"]["tool"]["const"] == "calculator")
+    assert calculator["properties"]["args"]["required"] == ["expression"]
+    good = {
+        "steps": [{"tool": "calculator", "args": {"expression": "6*7"}}, {"tool": "list_sources", "args": {}}]
+    }
+    jsonschema.validate(good, schema)
+    for bad in (
+        {"steps": [{"tool": "rm_rf", "args": {}}]},  # an unknown tool
+        {"steps": [{"tool": "calculator", "args": {}}]},  # a required argument missing
+        {"steps": [{"tool": "list_sources", "args": {"path": "/"}}]},  # an invented argument
+        {"steps": [{"tool": "current_date", "args": {}}] * 4},  # more than max_steps
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_validate_plan_checks_tools_and_arguments_against_the_registry() -> None:
+    steps, why = validate_plan({"steps": [{"tool": "cited_answer", "args": {"question": "q"}}]}, REGISTRY)
+    assert steps == [{"tool": "cited_answer", "args": {"question": "q"}}] and why == ""
+    assert validate_plan({"steps": []}, REGISTRY) == ([], "")
+    assert "unknown tool" in validate_plan({"steps": [{"tool": "rm_rf", "args": {}}]}, REGISTRY)[1]
+    bad_args = {"steps": [{"tool": "search_documents", "args": {"query": "x", "k": 99}}]}
+    assert "bad arguments for search_documents" in validate_plan(bad_args, REGISTRY)[1]
+    assert validate_plan([{"tool": "list_sources"}], REGISTRY)[0] is None
+
+
+def test_llm_planner_decodes_under_the_plan_schema_when_the_model_supports_it() -> None:
+    reply = {"steps": [{"tool": "calculator", "args": {"expression": "6*7"}}]}
+    # extra_body as a gguf: model is configured (a repetition penalty for prose)
+    model = SchemaModel(messages=iter(()), reply=reply, extra_body={"repeat_penalty": 1.1})
+    planner = LLMPlanner(model, REGISTRY)
+    assert supports_json_schema(model) and planner.resolved_mode() == "structured"
+    assert planner.plan("What is 6*7?", ["Who is Watson?"]) == [
+        {"tool": "calculator", "args": {"expression": "6*7"}}
+    ]
+    seen = SchemaModel.seen
+    assert seen["method"] == "json_schema" and seen["include_raw"] is True
+    assert seen["schema"] == plan_schema(REGISTRY)
+    assert seen["kwargs"] == {"extra_body": {"repeat_penalty": 1.0}}  # JSON repeats its keys
+    assert "Earlier request: Who is Watson?" in seen["messages"][-1].content
+    # LangChain's generic with_structured_output goes through tool calls: not a JSON schema model.
+    assert not supports_json_schema(GenericFakeChatModel(messages=iter(())))
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ({"steps": [{"tool": "rm_rf", "args": {}}]}, "unknown tool"),
+        ({"plan": "list the sources"}, "not an object with a list of steps"),
+        (ConnectionError("server gone"), "the constrained call failed: ConnectionError"),
+    ],
+)
+def test_a_constrained_plan_that_fails_validation_falls_back_to_the_rules(reply: Any, reason: str) -> None:
+    from langchain_core.messages import HumanMessage
+    from langgraph.runtime import Runtime
+
+    from citegraph.agents.planner import plan
+    from citegraph.context import AssistantContext
+
+    model = SchemaModel(messages=iter(()), reply=reply)
+    assert LLMPlanner(model, REGISTRY).plan_with_reason("What is 6*7?")[0] is None
+    state = {"messages": [HumanMessage("What is 6*7?")]}
+    out = plan(state, Runtime(context=AssistantContext()), planner_model=model)  # type: ignore[arg-type]
+    assert out["plan"] == [{"tool": "calculator", "args": {"expression": "6*7"}}]  # the rules planned
+    assert any(reason in note and "planned by rules instead" in note for note in out["notes"]), out["notes"]
 
 
 def test_revision_uses_outcomes_only_and_searches_after_an_abstention() -> None:

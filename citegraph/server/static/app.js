@@ -66,6 +66,13 @@ function renderAnswer(container, answer) {
   container.querySelector(".citations")?.remove();
   container.querySelector(".flags")?.remove();
   container.querySelector(".short")?.remove();
+  container.querySelector(".searched")?.remove();
+  if (answer.standalone_question) {
+    // A follow-up ("How does it ...?") was searched as a standalone question: show what was searched.
+    const searched = el("div", "searched", "Searched for: " + answer.standalone_question);
+    searched.style.cssText = "color: #666; font-size: .85em; margin-top: .25rem;";
+    text.after(searched);
+  }
   if (answer.short_answer) {
     const short = el("div", "short");
     short.append(el("b", "", "Short answer: "), document.createTextNode(answer.short_answer));
@@ -172,7 +179,7 @@ async function ask(question) {
   if (!final) throw new Error("the answer stream ended early");
   const answer = { ...(final.review ? final.review.answer : {}), answer: final.content || streamed,
                    citations: final.citations, abstained: final.abstained, verified: final.verified,
-                   short_answer: final.short_answer };
+                   short_answer: final.short_answer, standalone_question: final.standalone_question };
   renderAnswer(message, answer);
   if (final.status === "review") showReview(message, final.review);
 }
