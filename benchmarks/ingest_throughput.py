@@ -56,9 +56,13 @@ def cpu_seconds() -> float:
 
 
 def run_raw(texts: list[str], batch_size: int, queue: mp.Queue) -> None:
-    from citegraph.retrieval.embeddings import Embedder
+    from sentence_transformers import SentenceTransformer
 
-    model = Embedder(batch_size=batch_size).langchain._client  # the SentenceTransformer itself
+    from citegraph.models.paths import bundled_embedding_path
+
+    # Plain sentence-transformers on torch, whatever backend the store embeds with
+    # (CITEGRAPH_EMBEDDING_BACKEND): the reference the ingest path is measured against.
+    model = SentenceTransformer(str(bundled_embedding_path()), device="cpu", local_files_only=True)
     model.encode(texts[:batch_size])  # warm-up, as the ingest's first batch also pays it
     started, cpu_started = time.perf_counter(), cpu_seconds()
     model.encode(texts, batch_size=batch_size, normalize_embeddings=True)

@@ -64,8 +64,7 @@ def token_f1(prediction: str, gold: str) -> float:
 
 def evaluate(chat_model: Any, items: list[Any], verifier: Any, strategy: str) -> dict[str, Any]:
     """The eval qa keys for one chat model on ``items`` (see the module docstring)."""
-    from citegraph.agents.answerer import is_abstention
-    from citegraph.answers import markers
+    from citegraph.answers import markers, says_documents_do_not_answer
 
     latencies, f1s, recalls, hits, verified = [], [], [], [], []
     abstain_answerable, abstain_unanswerable = [], []
@@ -75,7 +74,7 @@ def evaluate(chat_model: Any, items: list[Any], verifier: Any, strategy: str) ->
         started = time.perf_counter()
         reply = " ".join(str(chat_model.invoke(item.messages()).content).split())
         latencies.append((time.perf_counter() - started) * 1000)
-        abstained = is_abstention(reply)
+        abstained = says_documents_do_not_answer(reply)
         sources = {s["n"]: s["text"] for s in item.sources}
         check = None if abstained else verifier.verify(reply, sources)
         if check is not None:

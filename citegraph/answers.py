@@ -12,11 +12,19 @@ from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
 from citegraph.ingest.outline import SourceText, heading_at, line_at
+from citegraph.retrieval.query import detect_language
 
-ABSTAIN_TEXT = "The documents do not say."
+# What an answer says when the documents do not answer the question, in the question's language
+# (``detect_language``; a language without its own text gets English).
+ABSTAIN_TEXTS = {"en": "The documents do not say.", "th": "เอกสารไม่ได้กล่าวถึงเรื่องนี้"}
 # What a drafted answer becomes when none of its sentences is supported by what it cites: the documents
 # may well say something, but this answer cannot be shown as theirs.
-UNVERIFIED_TEXT = "An answer was drafted but could not be verified against the documents, so it is not shown."
+UNVERIFIED_TEXTS = {
+    "en": "An answer was drafted but could not be verified against the documents, so it is not shown.",
+    "th": "มีการร่างคำตอบไว้ แต่ไม่สามารถยืนยันกับเอกสารได้ จึงไม่แสดงคำตอบนั้น",
+}
+ABSTAIN_TEXT = ABSTAIN_TEXTS["en"]
+UNVERIFIED_TEXT = UNVERIFIED_TEXTS["en"]
 
 # A section heading longer than this is shortened (at a word, with an ellipsis) in a citation's location.
 HEADING_CHARS = 60
@@ -98,10 +106,27 @@ def cite(
     )
 
 
-def abstention(question: str, text: str = ABSTAIN_TEXT) -> Answer:
-    """The answer that makes no claim: the documents do not answer the question (or, with
-    ``UNVERIFIED_TEXT``, the drafted answer could not be verified)."""
+def in_language_of(question: str, texts: dict[str, str]) -> str:
+    """The one of ``texts`` (language -> text) in ``question``'s language, else the English one."""
+    return texts.get(detect_language(question), texts["en"])
+
+
+def abstention(question: str, texts: dict[str, str] = ABSTAIN_TEXTS) -> Answer:
+    """The answer that makes no claim, in the question's language: the documents do not answer the
+    question (or, with ``UNVERIFIED_TEXTS``, the drafted answer could not be verified)."""
+    text = in_language_of(question, texts)
     return Answer(question=question, answer=text, citations=[], abstained=True, verified=False)
+
+
+def says_documents_do_not_answer(text: str) -> bool:
+    """Whether ``text`` (a model's reply, a previous answer) is or contains an abstention, in any of
+    our languages ("do not say" covers a model's rewording of the English one)."""
+    plain = " ".join(strip_markers(text).split()).lower()
+    return (
+        not plain
+        or "do not say" in plain
+        or any(a.lower().rstrip(".") in plain for a in ABSTAIN_TEXTS.values())
+    )
 
 
 def markers(text: str) -> list[int]:

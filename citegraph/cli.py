@@ -568,6 +568,15 @@ register_lora(app, train_app, eval_app)
 from citegraph.models.judge.cli import register as register_judge  # noqa: E402
 
 register_judge(app, train_app, eval_app)
+from citegraph.eval.lab_cli import register as register_lab  # noqa: E402
+
+register_lab(app, train_app, eval_app)
+from citegraph.models.export_cli import register as register_export  # noqa: E402
+
+register_export(app, train_app, eval_app)
+from citegraph.eval.repr_cli import register as register_repr  # noqa: E402
+
+register_repr(app, train_app, eval_app)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 
 Two strategies. *extract* (no LLM) has the judge (a cross-encoder trained here) pick the sentence of the
 retrieved chunks that answers the question, and the short answer inside it, and cites it, quoting the exact
-characters of the source; the judge also decides whether to abstain. *generate* numbers the chunks as
-sources and has a chat model write the answer with [n] markers (``prompts.answer_messages``). Either way
-the draft goes to the verifier; ``finalize`` publishes what survives it.
+characters of the source; the judge also decides whether to abstain. For a question in a language the
+judge cannot read (Thai), the sentence holding most of the question's weighted terms answers instead
+(``judged_by_terms``). *generate* numbers the chunks as sources and has a chat model write the answer with
+[n] markers (``prompts.answer_messages``). Either way the draft goes to the verifier; ``finalize``
+publishes what survives it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,21 +23,24 @@ from langgraph.runtime import Runtime
 
 from citegraph.agents.prompts import Source, answer_messages
 from citegraph.answers import (
-    ABSTAIN_TEXT,
     Answer,
     Citation,
     abstention,
     cite,
     markers,
     renumbered,
+    says_documents_do_not_answer,
     strip_markers,
 )
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
+from citegraph.ingest.thai import has_thai
+from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import AnswerJudgment, Judge
 from citegraph.models.registry import load_chat_model
 from citegraph.resources import judge_for, pipeline_for
 from citegraph.retrieval.store import Hit, HybridStore
+from citegraph.retrieval.tokenizer import words
 from citegraph.state import RagState, Turn
 
 
@@ -61,6 +67,18 @@ class Candidate:
         return self.judgment.score if self.judgment else 0.0
 
 
+# A reference-list entry: a bracketed number, then the authors.
+REFERENCE_ENTRY = re.compile(r"^\s*\[\d+\]\s+\S")
+
+
+def _is_answer_shaped(sentence: str) -> bool:
+    """Whether a sentence could answer: four words or more (Thai counted in segmented words), not a
+    question itself, not an entry of a paper's reference list ("[8] GHEMAWAT, S., ...")."""
+    count = len(words(sentence)) if has_thai(sentence) else len(sentence.split())
+    question = sentence.rstrip("\"'”’) ").endswith("?")
+    return count >= 4 and not question and not REFERENCE_ENTRY.match(sentence)
+
+
 def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) -> list[Candidate]:
     """Every sentence of the hits that could answer something, in source offsets.
 
@@ -75,7 +93,7 @@ def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) 
         for a, b in sentence_spans(hit.text):
             sentence = hit.text[a:b]
             key = (hit.source_id, hit.start + a)
-            fit = len(sentence.split()) >= 4 and not sentence.rstrip("\"'”’) ").endswith("?")
+            fit = _is_answer_shaped(sentence)
             if key not in seen and fit and span_key(hit.source, hit.start + a) not in exclude:
                 seen.add(key)
                 candidates.append(Candidate(hit, hit.start + a, hit.start + b, sentence, previous))
@@ -95,14 +113,14 @@ ANSWERABLE_CONTEXT = 3
 MIN_CLOSENESS = 0.60
 
 
-def worth_answering(ranked: list[Candidate], answerable: float, judge: Judge) -> bool:
-    """Whether to answer from these judged candidates: some sentence is close to the question and the
-    judge says the best of them answer it."""
-    return (
-        bool(ranked)
-        and max(c.score for c in ranked) >= MIN_CLOSENESS
-        and judge.says("answerable", answerable)
-    )
+@dataclass
+class Judged:
+    """The candidate sentences ordered by how well they answer the question; whether the best of them
+    answer it at all; and the rule that says whether one sentence's answer score is an answer."""
+
+    ranked: list[Candidate]
+    answerable: bool
+    answers: Callable[[float], bool]
 
 
 def shortlist(question: str, candidates: list[Candidate], judge: Judge, limit: int) -> list[Candidate]:
@@ -116,14 +134,35 @@ def shortlist(question: str, candidates: list[Candidate], judge: Judge, limit: i
     return sorted(candidates, key=lambda c: -c.score)[:limit]
 
 
+def judged_by_terms(question: str, candidates: list[Candidate], store: HybridStore) -> Judged:
+    """For a question the judge cannot read (Thai): every candidate scored by the share of the
+    question's weighted terms it holds (``lexical.coverages``); ties keep retrieval order."""
+    scores = lexical.coverages(
+        question,
+        [c.text for c in candidates],
+        [c.previous for c in candidates],
+        store.bm25_document_frequency,
+        max(len(store), 1),
+    )
+    for candidate, score in zip(candidates, scores, strict=True):
+        candidate.score = score
+        candidate.judgment = AnswerJudgment(score)
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    return Judged(ranked, bool(ranked) and lexical.says_answers(ranked[0].score), lexical.says_answers)
+
+
 def judged(
-    question: str, hits: list[Hit], judge: Judge, exclude: frozenset[str] = frozenset()
-) -> tuple[list[Candidate], float]:
-    """The shortlisted sentences ordered by the judge's answer score, and the judge's probability that
-    the best of them answer the question at all."""
-    candidates = shortlist(question, candidate_sentences(hits, exclude), judge, JUDGED_SENTENCES)
+    question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
+) -> Judged:
+    """The candidate sentences of the hits judged for ``question``: by the judge (the bi-encoder's
+    shortlist, ordered by the answer head; answerable when some sentence is close to the question and
+    the answerable head says the best of them answer it), or by terms when the judge cannot read it."""
+    candidates = candidate_sentences(hits, exclude)
+    if not judge.reads(question):
+        return judged_by_terms(question, candidates, store)
+    candidates = shortlist(question, candidates, judge, JUDGED_SENTENCES)
     if not candidates:
-        return [], 0.0
+        return Judged([], False, lambda p: judge.says("answer", p))
     judgments = judge.answers(
         question,
         [c.text for c in candidates],
@@ -134,7 +173,11 @@ def judged(
         candidate.judgment = judgment
     ranked = sorted(candidates, key=lambda c: -c.answer_score)
     best = sorted(ranked[:ANSWERABLE_CONTEXT], key=lambda c: (c.hit.source_id, c.start))
-    return ranked, judge.answerable(question, [c.text for c in best], max(c.score for c in best))
+    closest = max(c.score for c in best)
+    answerable = max(c.score for c in ranked) >= MIN_CLOSENESS and judge.says(
+        "answerable", judge.answerable(question, [c.text for c in best], closest)
+    )
+    return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
 def extractive_answer(
@@ -150,10 +193,12 @@ def extractive_answer(
     judge says it answers too or it adjoins the best one (at most ``max_sentences``, in reading order),
     each cited; the short answer is the span the judge found in the best one.
 
-    Abstains when nothing was retrieved or (``gate``) ``worth_answering`` says no.
+    Abstains, in the question's language, when nothing was retrieved or (``gate``) ``judged`` says the
+    sentences do not answer it.
     """
-    ranked, answerable = judged(question, hits, judge, exclude)
-    if not ranked or (gate and not worth_answering(ranked, answerable, judge)):
+    verdict = judged(question, hits, judge, store, exclude)
+    ranked = verdict.ranked
+    if not ranked or (gate and not verdict.answerable):
         return abstention(question)
     best = ranked[0]
     # The runner-up goes along when the judge says it answers too, or when it is the sentence right before
@@ -162,7 +207,7 @@ def extractive_answer(
     picked = [best] + [
         c
         for c in ranked[1:max_sentences]
-        if judge.says("answer", c.answer_score) or c.previous == best.text or c.text == best.previous
+        if verdict.answers(c.answer_score) or c.previous == best.text or c.text == best.previous
     ]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
@@ -178,7 +223,8 @@ def extractive_answer(
             n, hit.chunk_id, hit.source, source_texts[hit.source_id], candidate.start, candidate.end, hit.page
         )
         citations.append(citation)
-        sentences.append(f"{' '.join(citation['quote'].split())} [{n}]")
+        # The quote's own bracketed references ("GFS [8] stores ...") would read as our markers.
+        sentences.append(f"{' '.join(strip_markers(citation['quote']).split())} [{n}]")
     answer = Answer(
         question=question, answer=" ".join(sentences), citations=citations, abstained=False, verified=False
     )
@@ -204,12 +250,6 @@ def numbered_sources(citations: list[Citation]) -> list[Source]:
     ]
 
 
-def is_abstention(text: str) -> bool:
-    """Whether a model's reply declines to answer (in the prompt's words or close to them)."""
-    plain = " ".join(strip_markers(text).split()).lower()
-    return not plain or ABSTAIN_TEXT.lower().rstrip(".") in plain or "do not say" in plain
-
-
 def generated_answer(
     question: str,
     hits: list[Hit],
@@ -220,14 +260,14 @@ def generated_answer(
     history: list[Turn] | None = None,
 ) -> Answer:
     """Have ``chat_model`` answer from the hits numbered [1]..[k]; citations are the chunks it cites."""
-    if not worth_answering(*judged(question, hits, judge), judge):
+    if not judged(question, hits, judge, store).answerable:
         return abstention(question)  # the judge finds no answer in the passages: do not make the model guess
     shown = [chunk_citation(n, hit, store) for n, hit in enumerate(hits, start=1)]
     turns = [(t["question"], t["answer"]) for t in history or []]
     messages = answer_messages(question, numbered_sources(shown), feedback, turns)
     reply = chat_model.invoke(messages, config={"tags": ["citegraph:draft"]})
     text = " ".join(str(reply.content).split())
-    if is_abstention(text):
+    if says_documents_do_not_answer(text):
         return abstention(question)
     cited = set(markers(text))
     citations = [c for c in shown if c["n"] in cited]

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from citegraph.agents.verifier import Verifier
-from citegraph.answers import ABSTAIN_TEXT, Answer, renumbered
+from citegraph.answers import ABSTAIN_TEXTS, Answer, in_language_of, renumbered
 from citegraph.context import AssistantContext
 from citegraph.models.judge.judge import Judge, judge_for_settings
 from citegraph.state import AssistantState, StepRecord
@@ -55,7 +55,7 @@ def compose_answer(state: AssistantState, judge: Judge) -> dict[str, Any]:
             if artifact.get("abstained") or not artifact.get("citations"):
                 abstentions += 1
                 what = step["args"].get("question") or step["args"].get("query") or step["args"]
-                sentences.append(f"On “{what}”: {ABSTAIN_TEXT}")
+                sentences.append(f"On “{what}”: {in_language_of(str(what), ABSTAIN_TEXTS)}")
                 continue
             quotes = {c["n"]: c["quote"] for c in artifact["citations"]}
             check = verifier.verify(str(artifact.get("answer", "")), quotes)
@@ -95,9 +95,10 @@ def compose_answer(state: AssistantState, judge: Judge) -> dict[str, Any]:
         rejected = [n for n in state.get("notes", []) if "rejected" in n]
         sentences.append(rejected[0].capitalize() + "." if rejected else CHAT_REPLY)
     abstained = bool(steps) and not citations and abstentions > 0
+    request = state.get("request", "")
     return {
-        "question": state.get("request", ""),
-        "answer": " ".join(sentences) if not abstained else ABSTAIN_TEXT,
+        "question": request,
+        "answer": " ".join(sentences) if not abstained else in_language_of(request, ABSTAIN_TEXTS),
         "citations": citations,
         "abstained": abstained,
         "verified": verified and not abstained,

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from citegraph.agents.prompts import condense_messages
-from citegraph.answers import ABSTAIN_TEXT, strip_markers
+from citegraph.answers import says_documents_do_not_answer, strip_markers
 from citegraph.retrieval.multi_query import parse_lines
 from citegraph.state import Turn
 
@@ -29,6 +29,10 @@ _SUBJECT = {"it", "they", "he", "she", "him", "them"}
 _POSSESSIVE = {"its", "their", "his"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
+_PLURAL = {"they", "them", "their", "these", "those"}
+_TITLES = {"dr", "mr", "mrs", "ms", "prof", "st", "sir", "lady", "lord", "captain", "colonel"}
+# "Who is Irene Adler?": the person is in the question, not in the answer.
+_WHO_IS = re.compile(r"^who(?:m)?\s+(?:is|was|are|were)\s+", re.IGNORECASE)
 _AUX = set("is are was were be been do does did can could will would should shall may might must".split())
 _AUX |= {"has", "have", "had"}
 _WH = {"what", "who", "whom", "whose", "which", "how", "why", "when", "where"}
@@ -74,12 +78,20 @@ def _name_runs(text: str, skip: str = "") -> list[tuple[int, int, list[str]]]:
     def name(token: str) -> bool:
         return _capitalised(token) and token.lower() not in skipped
 
+    def title_dot(k: int) -> bool:  # the "." of "Dr. Watson" belongs to the name
+        return (
+            tokens[k] == "."
+            and tokens[k - 1].lower() in _TITLES
+            and k + 1 < len(tokens)
+            and name(tokens[k + 1])
+        )
+
     runs: list[tuple[int, int, list[str]]] = []
     i = 0
     while i < len(tokens):
         if name(tokens[i]):
             j = i
-            while j + 1 < len(tokens) and name(tokens[j + 1]):
+            while j + 1 < len(tokens) and (name(tokens[j + 1]) or title_dot(j + 1)):
                 j += 1
             runs.append((i, j, tokens))
             i = j + 1
@@ -133,14 +145,44 @@ def main_entity(question: str) -> str:
     if i > 0 and tokens[i - 1].lower() == "the" and j + 2 < len(tokens):
         after, then = tokens[j + 1], tokens[j + 2]
         if _is_word(after) and after.islower() and after not in _NP_STOP and not _is_word(then):
-            return " ".join(["the", *words, after])
-    return " ".join(words)
+            return _join(["the", *words, after])
+    return _join(words)
+
+
+def plural_subject(question: str) -> str:
+    """The plural thing a standalone question asks about, for "they"/"them" later: "What are backup tasks
+    in MapReduce?" -> "backup tasks in MapReduce", "What is a term in Raft?" -> "terms in Raft"; "" if
+    the question asks about no lowercase noun phrase."""
+    words = [t for t in _tokens(question) if _is_word(t)]
+    lower = [w.lower() for w in words]
+    for i, w in enumerate(lower[:3]):
+        if w in ("is", "are", "was", "were"):
+            article = i + 1 < len(lower) and lower[i + 1] in ("a", "an", "the")
+            start = i + 1 + int(article)
+            phrase = []
+            for word in words[start:]:
+                if word.lower() in _NP_STOP or _capitalised(word) or len(phrase) == 3:
+                    break
+                phrase.append(word)
+            if not phrase:
+                return ""
+            if not phrase[-1].endswith("s"):
+                if not article:
+                    return ""
+                phrase[-1] += "s"  # "a term" -> "terms"
+            rest = words[start + len(phrase) :]
+            names = [n for n in _name_runs(question) if n[0] > 0]
+            if rest and rest[0].lower() in ("in", "of") and names:
+                i2, j2, tokens = names[-1]
+                return " ".join([*phrase, rest[0].lower(), _join(tokens[i2 : j2 + 1])])
+            return " ".join(phrase)
+    return ""
 
 
 def _named_in_answer(turn: Turn) -> str:
     """The name an answer gives (the person "she" means after "Who kept the lighthouse?"), or ""."""
     text = strip_markers(turn["answer"])
-    if not text or ABSTAIN_TEXT.lower().rstrip(".") in text.lower():
+    if says_documents_do_not_answer(text):
         return ""
     # A person's name has two words ("Marta Vance") or opens the answer ("Ongaro designed ..."); a lone
     # capitalised word elsewhere is more often a place or a ship.
@@ -261,8 +303,16 @@ def rule_standalone(question: str, history: list[Turn]) -> str:
     if combined is not None:
         return combined
     referent = _referent(question)
-    if referent in _PERSONAL and previous.split()[0].lower() in ("who", "whom"):
+    if (
+        referent in _PERSONAL
+        and previous.split()[0].lower() in ("who", "whom")
+        and not _WHO_IS.match(previous)
+    ):
         entity = _named_in_answer(last) or entity
+    if referent in _PLURAL:
+        # "they" names what the conversation's last standalone question asked about in the plural.
+        opening = next((t["question"] for t in reversed(turns) if not is_follow_up(t["question"])), "")
+        entity = plural_subject(opening) or entity
     if not entity:
         return f"{previous} {question}"  # nothing to put in: search both, as before
     return _substitute(question, entity)
@@ -279,7 +329,7 @@ def llm_standalone(question: str, history: list[Turn], model: BaseChatModel, max
     lines = parse_lines(str(getattr(reply, "content", reply)), max_chars, limit=1)
     # Small models echo the prompt's label ("Standalone question: ...").
     lines = [_LABEL.sub("", line).strip() for line in lines]
-    if not lines or not lines[0] or ABSTAIN_TEXT.lower().rstrip(".") in lines[0].lower():
+    if not lines or says_documents_do_not_answer(lines[0]):
         return None
     return lines[0]
 

@@ -21,13 +21,15 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from citegraph.answers import UNVERIFIED_TEXT, Answer, abstention, markers, strip_markers
+from citegraph.answers import UNVERIFIED_TEXTS, Answer, abstention, markers, strip_markers
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
+from citegraph.ingest.thai import has_thai
 from citegraph.models.judge.judge import Judge, judge_at
 from citegraph.resources import judge_for
 from citegraph.state import RagState
 
+_CITED_END = re.compile(r"\[\d+\][.!?][\"'”’)]*(?=\s)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -153,13 +155,35 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     """
     # Move markers that follow the full stop in front of it, so sentence splitting keeps them together.
     normalized = re.sub(r"([.!?][\"'”’)]*)((?:\s*\[\d+\])+)", r"\2\1", answer.strip())
+    # Thai has no sentence-final punctuation, and an answer's spacing is not its source's: there a claim is
+    # the text up to its markers, not what a sentence splitter makes of it.
+    if has_thai(normalized):
+        spans = claim_spans(normalized)
+    else:
+        # Cited terminal punctuation always ends a sentence, even before a lower-case word (a quoted
+        # sentence may start "chunk locations) ..."), which the splitter would take for a continuation.
+        spans = []
+        cursor = 0
+        for end in [m.end() for m in _CITED_END.finditer(normalized)] + [len(normalized)]:
+            spans += sentence_spans(normalized, cursor, end)
+            cursor = end
     result = []
-    for start, end in sentence_spans(normalized):
+    for start, end in spans:
         sentence = normalized[start:end]
         claim = " ".join(strip_markers(sentence).split())
         if claim.strip(" .!?"):
             result.append((sentence, claim, tuple(markers(sentence))))
     return result
+
+
+def claim_spans(answer: str) -> list[tuple[int, int]]:
+    """Spans of ``answer`` that each run up to and including a group of markers (and the rest, if any)."""
+    spans, cursor = [], 0
+    for match in re.finditer(r"(?:\s*\[\d+\])+", answer):
+        spans.append((cursor, match.end()))
+        cursor = match.end()
+    spans.append((cursor, len(answer)))
+    return [(b - len(answer[a:b].lstrip()), b) for a, b in spans if answer[a:b].strip()]
 
 
 def passages(source: str) -> list[tuple[int, int]]:
@@ -169,8 +193,9 @@ def passages(source: str) -> list[tuple[int, int]]:
 
 
 def _plain(text: str) -> str:
-    """Lower-cased words between single spaces (and at both ends, so whole words match)."""
-    return f" {' '.join(_WORD.findall(text.lower()))} "
+    """Lower-cased words between single spaces (and at both ends, so whole words match), without
+    bracketed numbers: a paper's own references ("GFS [8] stores ...") are not part of what it says."""
+    return f" {' '.join(_WORD.findall(strip_markers(text).lower()))} "
 
 
 @dataclass
@@ -260,11 +285,11 @@ def verify_answer(
 
 def checked(draft: Answer, verification: Verification) -> Answer:
     """``draft`` with its unsupported sentences removed and ``verified`` set; citations no remaining
-    sentence uses are dropped. With nothing supported it says so (``UNVERIFIED_TEXT``): the documents may
+    sentence uses are dropped. With nothing supported it says so (``UNVERIFIED_TEXTS``): the documents may
     answer the question, but this draft cannot be shown as theirs."""
     text = verification.supported_text
     if not text:
-        return abstention(draft["question"], UNVERIFIED_TEXT)
+        return abstention(draft["question"], UNVERIFIED_TEXTS)
     used = set(markers(text))
     citations = [c for c in draft["citations"] if c["n"] in used]
     answer = Answer(

@@ -36,7 +36,12 @@ def eval_retrieval(
         str, typer.Option(help="qrels/<split>.tsv to score (tune on train, report test).")
     ] = "test",
     systems: Annotated[
-        list[str] | None, typer.Option("--system", help="Run only these systems (repeat); default: all.")
+        list[str] | None,
+        typer.Option(
+            "--system",
+            help="Run only these systems (repeat); default: all but bow_binary, bow_count, tfidf, word2vec "
+            "and word2vec_idf (representation baselines), which run only when named.",
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Score only the first N queries (smoke runs).")] = None,
     cache_dir: Annotated[

@@ -121,7 +121,25 @@ def build_systems(store: Any, settings: Settings, names: tuple[str, ...]) -> dic
         systems[name] = lambda q, p=variant: docs(p.run(q).ranked_ids())
     if not names or "langchain_ensemble" in names:
         systems["langchain_ensemble"] = langchain_ensemble(store, settings, to_doc, k=100)
+    systems.update(representation_systems(store, names, docs))
     return {n: f for n, f in systems.items() if not names or n in names}
+
+
+def representation_systems(
+    store: Any, names: tuple[str, ...], docs: Callable[[list[str]], list[str]]
+) -> dict[str, System]:
+    """Bag of words, TF-IDF and averaged word2vec over the store's chunks (see eval/representations.py);
+    the MiniLM representation is the ``dense`` system. Built only when named (``--system tfidf``): word2vec
+    trains here, and a default run should cost what it did."""
+    from citegraph.eval.representations import REPRESENTATIONS, representation_rankers
+
+    wanted = [n for n in REPRESENTATIONS if n in names]
+    if not wanted:
+        return {}
+    chunks = store.manifest.chunks()
+    ids = [c.chunk_id for c in chunks]
+    rankers = representation_rankers([c.text for c in chunks], wanted)
+    return {n: (lambda q, r=r: docs([ids[i] for i in r(q, _DEPTH)])) for n, r in rankers.items()}
 
 
 def evaluate(config: EvalConfig, log: Callable[[str], None] = print) -> dict[str, Any]:

@@ -12,8 +12,11 @@ breaks (hard-wrapped books break every 70 characters, mid-sentence) and recovers
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from citegraph.ingest.thai import has_thai, last_word_end, thai_sentence_spans
 
 Span = tuple[int, int]
 
@@ -75,6 +78,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     """Spans of the sentences in ``text[start:end]``; paragraph breaks always end a sentence."""
     spans: list[Span] = []
     for p_start, p_end in paragraph_spans(text, start, end):
+        if has_thai(text[p_start:p_end]):  # no sentence-final punctuation in Thai: a trained splitter decides
+            spans.extend(thai_sentence_spans(text, p_start, p_end))
+            continue
         cursor = p_start
         for match in _SENTENCE_END.finditer(text, p_start, p_end):
             after = match.end()
@@ -90,13 +96,26 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     return spans
 
 
+def _word_cut(text: str, start: int, limit: int) -> int:
+    """Where to cut ``text[start:]`` at or before ``limit`` without splitting a word: the last space in
+    the second half, else the last Thai word boundary, else (one unbroken word longer than the chunk) at
+    ``limit``, stepped back off combining marks so no letter loses its vowel or tone mark."""
+    cut = text.rfind(" ", start + (limit - start) // 2, limit)
+    if cut <= start:
+        cut = max((text.rfind(c, start + (limit - start) // 2, limit) for c in "\n\t\u200b"), default=-1)
+    if cut <= start and has_thai(text[start:limit]):
+        cut = last_word_end(text, start, limit) or -1
+    if cut <= start:
+        cut = limit
+        while cut > start + 1 and unicodedata.category(text[cut])[0] == "M":
+            cut -= 1
+    return cut
+
+
 def _split_long(text: str, start: int, end: int, size: int) -> Iterator[Span]:
-    """Cut a span longer than ``size`` at whitespace (or hard, for unbroken runs like Thai text)."""
+    """Cut a span longer than ``size`` into pieces of at most ``size`` characters, between words."""
     while end - start > size:
-        cut = text.rfind(" ", start + size // 2, start + size)
-        if cut <= start:
-            cut = max((text.rfind(c, start + size // 2, start + size) for c in "\n\t\u200b"), default=-1)
-        cut = cut if cut > start else start + size
+        cut = _word_cut(text, start, start + size)
         if (span := _strip(text, start, cut)) is not None:
             yield span
         start = cut

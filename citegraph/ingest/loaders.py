@@ -162,12 +162,26 @@ def _clean(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", "", text)
 
 
+# At most this many non-empty lines make a title set one word per line.
+TITLE_LINES = 4
+
+
 def _first_line_title(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip().rstrip(".")
-        if line:
-            return line if len(line) <= 120 else fallback
-    return fallback
+    """The first non-empty line; a one-word first line takes the short lines right after it ("พระราชบัญญัติ /
+    ลิขสิทธิ์ / พ.ศ. / ๒๕๓๗", a title set one word per line); ``fallback`` when it is too long for a title."""
+    lines = [line.strip().lstrip("#").strip() for line in text.splitlines()]
+    start = next((i for i, line in enumerate(lines) if line), None)
+    if start is None:
+        return fallback
+    words = [lines[start]]
+    if " " not in words[0] and not words[0].endswith((".", ":", "!", "?")):
+        for line in [line for line in lines[start + 1 :] if line][: TITLE_LINES - 1]:
+            if len(line.split()) > 3 or len(" ".join([*words, line])) > 90:
+                break
+            if line != words[-1]:  # a title printed twice, as some Acts are, is one title
+                words.append(line)
+    title = " ".join(words) if len(words) > 1 else words[0].rstrip(".")
+    return title if len(title) <= 120 else fallback
 
 
 def _markdown_title(text: str, headings: list[Heading], fallback: str) -> str:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
+# NFKC splits Thai SARA AM ("ำ") into NIKHAHIT + SARA AA, which no Thai document is written with: put it back,
+# or "สำหรับ" in a question would never match "สำหรับ" in the documents.
+_SARA_AM_DECOMPOSED = "\u0e4d\u0e32"
 _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _WORD = re.compile(r"[a-z]+")
@@ -42,7 +45,8 @@ def normalize_question(text: str, max_chars: int) -> str:
     """NFKC, control and zero-width characters out, whitespace folded; empty or oversized is an error."""
     if not isinstance(text, str):
         raise QueryError(f"the question must be text, not {type(text).__name__}")
-    cleaned = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).split())
+    compatible = unicodedata.normalize("NFKC", text).replace(_SARA_AM_DECOMPOSED, "\u0e33")
+    cleaned = " ".join(_CONTROL.sub(" ", compatible).split())
     if not cleaned:
         raise QueryError("the question is empty")
     if len(cleaned) > max_chars:

@@ -16,6 +16,8 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from citegraph.ingest.thai import has_thai
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _THAI_RUN = re.compile(r"([\u0e00-\u0e7f]+)")
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -35,11 +37,6 @@ def _thai_segmenter() -> Callable[[str], list[str]]:
     from pythainlp.tokenize import word_tokenize
 
     return lambda text: word_tokenize(text, engine="newmm", keep_whitespace=False)
-
-
-def has_thai(text: str) -> bool:
-    """Whether ``text`` contains Thai script."""
-    return _THAI_RUN.search(text) is not None
 
 
 def words(text: str) -> list[str]:

@@ -39,6 +39,27 @@ def ask(question: str, answer: str = "") -> Turn:
         # "she" after a "Who" question is the person the answer names
         ([LIGHTHOUSE], "Where was she born?", "Where was Marta Vance born?"),
         ([LIGHTHOUSE], "When did her father die?", "When did Marta Vance's father die?"),
+        # ... but after "Who is <name>?" the person is the one the question names, title and all
+        (
+            [ask("Who is Jefferson Hope?", "Wherever adventures were to be had, Hope had been there [1].")],
+            "What was his job in London?",
+            "What was Jefferson Hope's job in London?",
+        ),
+        (
+            [ask("Who is Dr. Watson?", "Clearly an army doctor [1].")],
+            "What wounded him?",
+            "What wounded Dr. Watson?",
+        ),
+        # "they" is the plural thing the conversation's opening question asked about
+        ([ask("What is a term in Raft?")], "How are they numbered?", "How are terms in Raft numbered?"),
+        (
+            [
+                ask("What are backup tasks in MapReduce?"),
+                ask("How much longer does the sort take without them?"),
+            ],
+            "Why are they needed?",
+            "Why are backup tasks in MapReduce needed?",
+        ),
         # demonstratives and "there"
         (
             [ask("When did the Kestrel bridge open?")],

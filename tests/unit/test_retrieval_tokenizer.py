@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from citegraph.retrieval.tokenizer import has_thai, make_tokenizer, tokenize, words
+from citegraph.ingest.thai import has_thai
+from citegraph.retrieval.tokenizer import make_tokenizer, tokenize, words
 
 
 def test_english_is_lowercased_stemmed_and_stripped_of_stop_words() -> None:

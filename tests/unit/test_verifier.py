@@ -124,3 +124,24 @@ def test_verify_answer_takes_json_shaped_sources_and_rejects_bad_input(tiny_judg
         verify_answer("  ", {"1": "x"}, judge)
     with pytest.raises(ValueError, match="source numbers"):
         verify_answer("A [1].", {"one": "x"}, judge)
+
+
+def test_a_quote_keeps_its_meaning_without_the_papers_own_references(strict: Verifier) -> None:
+    """A paper's bracketed references are not what it says: the quote without them is still verbatim."""
+    source = "MapReduce reads its input from the Google File System [8] and writes its output to it."
+    check = strict.verify(
+        "MapReduce reads its input from the Google File System and writes its output to it [1].", {1: source}
+    )
+    assert check.verified and check.checks[0].support == 1.0
+
+
+def test_thai_claims_run_to_their_markers(strict: Verifier) -> None:
+    """Thai has no full stops: each claim is the text up to its markers, however a splitter would cut it."""
+    one, two = "ค่าผ่านสะพานสำหรับรถยนต์ให้เรียกเก็บคันละยี่สิบบาท", "ส่วนรถจักรยานยนต์ให้เรียกเก็บคันละห้าบาท"
+    assert [c for _, c, _ in split_answer(f"{one} [1] {two} [2]")] == [one, two]
+    assert strict.verify(f"{one} [1] {two} [2]", {1: one, 2: f"มาตรา ๓ {two}"}).verified
+
+
+def test_a_cited_sentence_ends_even_before_a_lower_case_word() -> None:
+    claims = [c for _, c, _ in split_answer("It runs on Linux. [1] chunk data flows to clients. [2]")]
+    assert claims == ["It runs on Linux.", "chunk data flows to clients."]

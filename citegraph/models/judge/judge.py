@@ -25,6 +25,9 @@ from citegraph.settings import Settings, force_offline
 
 SHIPPED_JUDGE = Path(__file__).parent / "weights"
 MAX_SPAN_TOKENS = 24  # a short answer is a name, a date, a phrase: not half a sentence
+# A text with more unknown word pieces than this is in a language the judge cannot read (a Thai question
+# is nearly all [UNK]; an English one with a Thai name in it is not).
+MAX_UNKNOWN_SHARE = 0.25
 
 
 def answer_pair(question: str, sentence: str, previous: str = "") -> tuple[str, str]:
@@ -129,6 +132,13 @@ class Judge:
 
     def stacked(self, head: str) -> bool:
         return bool(self.config.stack.get(head))
+
+    def reads(self, text: str) -> bool:
+        """Whether the judge can read ``text``: at most ``MAX_UNKNOWN_SHARE`` of its word pieces are
+        ``[UNK]`` (MiniLM's English vocabulary has no Thai, so every Thai word is one)."""
+        pieces = self.tokenizer.tokenize(text)
+        unknown = sum(p == self.tokenizer.unk_token for p in pieces)
+        return bool(pieces) and unknown <= MAX_UNKNOWN_SHARE * len(pieces)
 
     def says(self, head: str, probability: float) -> bool:
         """Whether ``probability`` from ``head`` clears the threshold chosen for it at training time."""

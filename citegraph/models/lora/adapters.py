@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from citegraph import resources
 from citegraph.errors import ModelNotFoundError
+from citegraph.models.local_chat import LocalChatModel
 from citegraph.models.lora.loading import AdapterMismatchError, check_adapter_matches, load_base
 from citegraph.settings import force_offline
 
@@ -132,7 +131,7 @@ def shared_base(location: str, dtype: str = "float32", load_in_4bit: bool = Fals
     return resources.shared(key, build)
 
 
-class AdapterChatModel(BaseChatModel):
+class AdapterChatModel(LocalChatModel):
     """A LangChain chat model that generates with one named adapter of a SharedBase.
 
     It delegates to a ChatHuggingFace over the base (whose LoRA layers follow the active adapter) and
@@ -160,12 +159,6 @@ class AdapterChatModel(BaseChatModel):
     def model_name(self) -> str:
         """``lora:<base>+<adapter>``: the name in traces (``ls_model_name``) and response metadata."""
         return f"lora:{Path(self.shared.location).name}+{self.adapter}"
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        # The base class reads ls_model_name from a call's `model`, else `model_name` above.
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "citegraph"
-        return params
 
     def _generate(
         self,

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
+from citegraph.models.local_chat import LocalChatModel
 from citegraph.settings import force_offline
 
 SPEC_PREFIX = "scratch:"
@@ -47,7 +47,7 @@ def format_chat(messages: list[BaseMessage]) -> str:
     return "\n".join([*lines, "Assistant:"])
 
 
-class ScratchChatModel(BaseChatModel):
+class ScratchChatModel(LocalChatModel):
     """A chat model backed by a checkpoint directory written by ``citegraph train scratch``."""
 
     model_dir: str
@@ -101,12 +101,6 @@ class ScratchChatModel(BaseChatModel):
     def model_name(self) -> str:
         """The spec that names this model (``scratch:DIR``): its name in traces and response metadata."""
         return f"{SPEC_PREFIX}{self.model_dir}"
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        # The base class reads ls_model_name from a call's `model`, else `model_name` above.
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "citegraph"
-        return params
 
     def _pieces(self, prompt: str, stop: list[str] | None, **kwargs: Any) -> Iterator[str]:
         """Reply text pieces with leading whitespace dropped (the model usually starts with a space)."""

@@ -169,6 +169,10 @@ class CausalSelfAttention(nn.Module):
         self.dropout = config.dropout
         self.resid_dropout = make_dropout(config)
         self.use_rope = config.pos == "rope"
+        # The lab sets this to see the softmax weights; SDPA never materialises them, so that run takes
+        # the slower explicit path below and leaves the weights (B, H, T, S) in ``self.attention``.
+        self.keep_attention = False
+        self.attention: torch.Tensor | None = None
 
     def forward(
         self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None, cache: KVCache | None
@@ -192,17 +196,34 @@ class CausalSelfAttention(nn.Module):
         mask, causal = None, past == 0 and T > 1
         if past > 0 and T > 1:
             mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            is_causal=causal,
-            dropout_p=self.dropout if self.training else 0.0,
-            enable_gqa=self.n_kv_head != self.n_head,
-        )
+        if self.keep_attention:
+            y = self._explicit_attention(q, k, v, past)
+        else:
+            y = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=causal,
+                dropout_p=self.dropout if self.training else 0.0,
+                enable_gqa=self.n_kv_head != self.n_head,
+            )
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.proj(y))
+
+    def _explicit_attention(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: int
+    ) -> torch.Tensor:
+        """softmax(q k^T / sqrt(D)) v written out (no dropout), keeping the weights in ``self.attention``."""
+        if self.n_kv_head != self.n_head:  # each k/v head serves consecutive q heads, as SDPA's GQA does
+            k = k.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
+            v = v.repeat_interleave(self.n_head // self.n_kv_head, dim=1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+        # Query i (at absolute position past + i) sees keys 0..past + i: one rule for every cache case.
+        allowed = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril(diagonal=past)
+        weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+        self.attention = weights.detach()
+        return weights @ v
 
 
 class MLP(nn.Module):

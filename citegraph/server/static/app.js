@@ -84,16 +84,30 @@ function renderAnswer(container, answer) {
       const item = el("li");
       item.dataset.n = c.n;
       item.append(el("b", "", `[${c.n}] `), document.createTextNode(`${basename(c.source)}, ${c.location}: `));
-      item.appendChild(el("span", "quote", "“" + c.quote.replace(/\s+/g, " ").slice(0, 160) + "”"));
+      item.appendChild(el("span", "quote", "“" + shortQuote(c.quote, 160) + "”"));
       item.addEventListener("click", () => openPassage(c, null));
       list.appendChild(item);
     }
     container.appendChild(list);
   }
+  // An abstention says so in the question's language (and an unverified draft says something else):
+  // no flag repeats it in English.
   const flags = [];
-  if (answer.abstained) flags.push("the documents do not say");
   if (answer.verified) flags.push("every sentence verified against its source");
   if (flags.length) container.appendChild(el("div", "flags", flags.join(" · ")));
+}
+
+// A quote cut to at most `limit` characters at a word boundary (Intl.Segmenter knows Thai words),
+// with an ellipsis when cut.
+function shortQuote(quote, limit) {
+  const text = quote.replace(/\s+/g, " ");
+  if (text.length <= limit) return text;
+  let end = 0;
+  for (const { index, segment } of new Intl.Segmenter(undefined, { granularity: "word" }).segment(text)) {
+    if (index + segment.length > limit) break;
+    end = index + segment.length;
+  }
+  return text.slice(0, end || limit).trimEnd() + "…";
 }
 
 function basename(path) {
