@@ -38,7 +38,11 @@ def _spans_of(text: str, pieces: list[str], offset: int) -> list[tuple[int, int]
         if not core:
             continue
         at = text.find(core, cursor)
-        if at < 0:  # the segmenter changed the text (it should not): stop rather than misplace spans
+        if at < 0:  # the segmenter changed the text (it should not): the rest is one span, none is lost
+            rest = text[cursor:]
+            if rest.strip():
+                lead = len(rest) - len(rest.lstrip())
+                spans.append((offset + cursor + lead, offset + len(text.rstrip())))
             break
         spans.append((offset + at, offset + at + len(core)))
         cursor = at + len(core)
@@ -61,8 +65,8 @@ def _crfcut_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _is_label(line: str) -> bool:
-    """A line of at most ``LABEL_WORDS`` words ("มาตรา ๒", "หมายเหตุ", "หมวด ๑ บททั่วไป"): a heading or
-    a section number, never part of the sentence after it."""
+    """A line of at most ``LABEL_WORDS`` words ("มาตรา ๒", "หมายเหตุ"): a heading or a section number,
+    never part of the sentence after it."""
     from pythainlp.tokenize import word_tokenize
 
     return len([w for w in word_tokenize(line, engine="newmm") if w.strip()]) <= LABEL_WORDS
