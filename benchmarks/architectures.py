@@ -28,6 +28,7 @@ Two other objectives at a similar size (their losses are not comparable with the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -232,14 +233,7 @@ def train_seq2seq(
         group = [train_pairs[i] for i in idx]
         return collate(group, stoi), sum(len(s) + len(t) + 1 for s, t in group)
 
-    s2s_sched = TrainConfig(
-        max_iters=args.s2s_steps,
-        lr=sched.lr,
-        min_lr=sched.min_lr,
-        warmup_iters=sched.warmup_iters,
-        weight_decay=sched.weight_decay,
-        grad_clip=sched.grad_clip,
-    )
+    s2s_sched = dataclasses.replace(sched, max_iters=args.s2s_steps)
     t0 = time.perf_counter()
     run = run_training(model, next_batch, val_batches, s2s_sched, args.eval_every, "seq2seq")
     em_pairs = val_pairs[: args.em_lines]

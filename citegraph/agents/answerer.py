@@ -52,7 +52,8 @@ def span_key(source: str, start: int) -> str:
 @dataclass
 class Candidate:
     """A retrieved sentence that could answer: where it is, the sentence before it (the judge reads it
-    for context), its bi-encoder score, and the judge's verdict once judged."""
+    for context), its closeness to the question (the bi-encoder's score; for a question the judge cannot
+    read, its term coverage), and the judge's verdict once judged."""
 
     hit: Hit
     start: int

@@ -52,6 +52,10 @@ def _write_onnx(export_to: Callable[[Path], Path], out_path: Path, int8: bool) -
         fp32.unlink(missing_ok=True)
 
 
+FormatOption = Annotated[Format, typer.Option("--format", help="onnx (run by ONNX Runtime) or torchscript.")]
+Int8Option = Annotated[bool, typer.Option("--int8", help="ONNX only: int8 weights (dynamic quantization).")]
+
+
 def _done(path: Path, started: float) -> None:
     """Report the written file."""
     size = path.stat().st_size / 2**20
@@ -60,12 +64,8 @@ def _done(path: Path, started: float) -> None:
 
 def export_embedder_command(
     out_path: Annotated[Path, typer.Option("--out", help="File to write (.onnx or .pt).")],
-    fmt: Annotated[Format, typer.Option("--format", help="onnx (run by ONNX Runtime) or torchscript.")] = (
-        Format.onnx
-    ),
-    int8: Annotated[
-        bool, typer.Option("--int8", help="ONNX only: int8 weights (dynamic quantization).")
-    ] = False,
+    fmt: FormatOption = Format.onnx,
+    int8: Int8Option = False,
     model: Annotated[
         Path | None, typer.Option(help="sentence-transformers folder (default: the bundled MiniLM).")
     ] = None,
@@ -132,12 +132,8 @@ def export_scratch_command(
         str, typer.Argument(help="Run folder of `citegraph train scratch` (scratch:DIR too).")
     ],
     out_path: Annotated[Path, typer.Option("--out", help="File to write (.onnx or .pt).")],
-    fmt: Annotated[Format, typer.Option("--format", help="onnx (run by ONNX Runtime) or torchscript.")] = (
-        Format.onnx
-    ),
-    int8: Annotated[
-        bool, typer.Option("--int8", help="ONNX only: int8 weights (dynamic quantization).")
-    ] = False,
+    fmt: FormatOption = Format.onnx,
+    int8: Int8Option = False,
     check: Annotated[
         bool, typer.Option(help=f"Compare {CHECK_TOKENS} greedy tokens of the export with torch's.")
     ] = True,
