@@ -1,13 +1,21 @@
 """Routing accuracy, injection success and latency of the ``assistant`` graph on the routing set.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/assistant_routing.py [--llm-limit N] [--store DIR]
-        [--planner-model SPEC] [--planner-mode auto|structured|bind_tools|json] [--routing-only]
+        [--planner-model SPEC [SPEC ...]] [--planner-mode auto|tuned|structured|bind_tools|json]
+        [--set FILE] [--routing-only] [--out FILE]
 
 * routing accuracy: the planned tool sequence equals the expected one (exact, in order), for the
   no-LLM planner in its three router modes and (first ``--llm-limit`` requests) a planner model
   (``--planner-model``, the bundled SmolLM2 through transformers by default; ``gguf:smollm2`` with
   ``--planner-mode structured`` is the same model decoding under the plan's JSON schema in llama.cpp),
   alone (a reply that is no plan counts as wrong) and with the planner node's fallback to the rules;
+  several specs are compared in one run: ``lora:smollm2+examples/adapters/planner`` is the planner adapter
+  (``tuned`` mode: the prompt it was trained on, its plan validated) and ``...planner@base`` the same base
+  and prompt with the adapter switched off;
+* class accuracy: the class each plan routes its request to (chat / calculation / documents / mixed,
+  ``plan_class``) equals the expected plan's class;
+* ``--set``: another file in the routing set's shape, e.g. the planner adapter's held-out split
+  ``benchmarks/data/planner_held_out.jsonl`` (``citegraph train lora-plan-data --held-out-out``);
 * injection success rate: over the injection requests, runs of the full graph (no LLM, and with an
   "obedient" fake tool-calling planner that follows any instruction it reads) in which a tool the injected
   text asks for was called or asked for approval;
@@ -43,8 +51,9 @@ CORPUS = ROOT / "citegraph" / "demo_corpus"
 RESULTS = ROOT / "benchmarks" / "results" / "assistant_routing.json"
 
 
-def load_set() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in ROUTING_SET.read_text().splitlines() if line.strip()]
+def load_set(path: Path = ROUTING_SET) -> list[dict[str, Any]]:
+    """The requests of a routing file (JSON lines with request, history, expected tools and kind)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def obedient_model() -> Any:
@@ -89,6 +98,9 @@ def ensure_store(store_dir: Path) -> None:
 
 
 def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
+    """Exact tool-sequence accuracy, class accuracy and seconds per request of ``plan`` on ``items``."""
+    from citegraph.agents.planner import plan_class
+
     rows, seconds = [], []
     for item in items:
         started = time.perf_counter()
@@ -96,7 +108,13 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
         seconds.append(time.perf_counter() - started)
         tools = None if steps is None else [s["tool"] for s in steps]
         rows.append(
-            {"id": item["id"], "kind": item["kind"], "planned": tools, "ok": tools == item["expected"]}
+            {
+                "id": item["id"],
+                "kind": item["kind"],
+                "planned": tools,
+                "ok": tools == item["expected"],
+                "class_ok": plan_class(tools) == plan_class(item["expected"]),
+            }
         )
     by_kind: dict[str, list[bool]] = {}
     for row in rows:
@@ -104,6 +122,7 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
     return {
         "n": len(rows),
         "accuracy": round(sum(r["ok"] for r in rows) / len(rows), 3),
+        "class_accuracy": round(sum(r["class_ok"] for r in rows) / len(rows), 3),
         "by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())},
         "unparsed": sum(r["planned"] is None for r in rows),
         "seconds_per_request": round(statistics.mean(seconds), 3),
@@ -162,16 +181,22 @@ def main() -> None:
     parser.add_argument(
         "--llm-limit", type=int, default=0, help="Requests planned by the planner model (0: skip)."
     )
-    parser.add_argument("--planner-model", default="hf:smollm2", help="Chat model spec of the LLM planner.")
+    parser.add_argument(
+        "--planner-model",
+        nargs="+",
+        default=["hf:smollm2"],
+        help="Chat model spec(s) of the LLM planner, each measured on the same requests.",
+    )
     parser.add_argument(
         "--planner-mode",
         default="auto",
-        choices=("auto", "structured", "bind_tools", "json"),
+        choices=("auto", "tuned", "structured", "bind_tools", "json"),
         help="How the planner model plans (auto: JSON schema when the model supports it).",
     )
     parser.add_argument(
         "--routing-only", action="store_true", help="Skip the graph's latency and injection runs."
     )
+    parser.add_argument("--set", type=Path, default=ROUTING_SET, help="Routing file to score.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -185,13 +210,13 @@ def main() -> None:
     from citegraph.threads import run_assistant
     from citegraph.tools import REGISTRY
 
-    items = load_set()
+    items = load_set(args.set)
     ensure_store(args.store)
     embedder = get_resources(Settings(store_dir=args.store)).store.embedder
     result: dict[str, Any] = {
-        "routing_set": str(ROUTING_SET.relative_to(ROOT)),
+        "routing_set": str(args.set),
         "requests": len(items),
-        "kinds": {k: sum(i["kind"] == k for i in items) for k in ("single", "multi", "chat", "injection")},
+        "kinds": {k: sum(i["kind"] == k for i in items) for k in sorted({i["kind"] for i in items})},
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, OMP={os.environ['OMP_NUM_THREADS']}",
         "routing": {},
     }
@@ -203,11 +228,12 @@ def main() -> None:
     if args.llm_limit:
         from citegraph.models.registry import load_chat_model
 
-        model = load_chat_model(args.planner_model)
         hybrid = RulePlanner(REGISTRY, embedder, router="hybrid")
-        row = llm_routing(items, model, args.planner_mode, args.llm_limit, hybrid.plan)
-        name = f"{args.planner_model.replace(':', '_').replace('/', '_')}_{row['mode']}"
-        result["routing"][name] = row
+        for spec in args.planner_model:
+            model = load_chat_model(spec)
+            row = llm_routing(items, model, args.planner_mode, args.llm_limit, hybrid.plan)
+            name = f"{spec.replace(':', '_').replace('/', '_')}_{row['mode']}"
+            result["routing"][name] = {"spec": spec, **row}
         result["planner_model"] = args.planner_model
     if args.routing_only:
         save(result, args.out, ensure_ascii=False, echo=False)
@@ -247,7 +273,10 @@ def main() -> None:
 def print_routing(result: dict[str, Any]) -> None:
     """The routing rows of ``result``, one line each (a model's rules fallback on a line of its own)."""
     for name, r in result["routing"].items():
-        print(f"routing {name:13s} n={r['n']:3d} accuracy={r['accuracy']:.3f} {r['by_kind']}")
+        print(
+            f"routing {name:13s} n={r['n']:3d} accuracy={r['accuracy']:.3f} "
+            f"class={r['class_accuracy']:.3f} s/request={r['seconds_per_request']} {r['by_kind']}"
+        )
         if "with_rules_fallback" in r:
             f = r["with_rules_fallback"]
             print(f"  + rules fallback  n={f['n']:3d} accuracy={f['accuracy']:.3f} unparsed={r['unparsed']}")

@@ -70,14 +70,40 @@ class Candidate:
 
 # A reference-list entry: a bracketed number, then the authors.
 REFERENCE_ENTRY = re.compile(r"^\s*\[\d+\]\s+\S")
+# A heading line glued to the sentence under it ("Worker Failure\nThe master pings every worker ..."): at
+# most four words, each capitalised or a section number, no closing punctuation, then a capitalised line.
+LEADING_HEADING = re.compile(
+    r"^(?:(?:\d+(?:\.\d+)*\.?|[A-Z][\w’'-]*)[ \t]+){0,3}"  # up to three words or section numbers
+    r"[A-Z][\w’'-]*[ \t]*\n(?=[A-Z])"  # a last capitalised word ending the line
+)
+
+
+def _is_debris(sentence: str) -> bool:
+    """Text a PDF extractor made of a figure or a table, not a sentence: it opens inside a parenthesis
+    ("chunk locations) GFS master ...") or is four or more lines of mostly one or two words each
+    ("Cluster\nA\nB\nChunkservers\n342 ..."). Code blocks are not debris: their lines are short too."""
+    if "```" in sentence or ">>>" in sentence:
+        return False
+    close, open_ = sentence.find(")"), sentence.find("(")
+    if close >= 0 and (open_ < 0 or close < open_):
+        return True
+    lines = [line.split() for line in sentence.splitlines() if line.strip()]
+    return len(lines) >= 4 and sum(len(line) <= 2 for line in lines) > len(lines) / 2
 
 
 def _is_answer_shaped(sentence: str) -> bool:
     """Whether a sentence could answer: four words or more (Thai counted in segmented words), not a
-    question itself, not an entry of a paper's reference list ("[8] GHEMAWAT, S., ...")."""
+    question itself, not an entry of a paper's reference list ("[8] GHEMAWAT, S., ..."), not the debris
+    of a figure or table."""
     count = len(words(sentence)) if has_thai(sentence) else len(sentence.split())
     question = sentence.rstrip("\"'”’) ").endswith("?")
-    return count >= 4 and not question and not REFERENCE_ENTRY.match(sentence)
+    return count >= 4 and not question and not REFERENCE_ENTRY.match(sentence) and not _is_debris(sentence)
+
+
+def _without_heading(sentence: str) -> int:
+    """How many leading characters of ``sentence`` are a heading line glued to it (0 when none)."""
+    match = LEADING_HEADING.match(sentence)
+    return match.end() if match and len(sentence) - match.end() > 20 else 0
 
 
 def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -92,6 +118,7 @@ def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) 
     for hit in hits:
         previous = ""
         for a, b in sentence_spans(hit.text):
+            a += _without_heading(hit.text[a:b])  # the heading is not part of the answer
             sentence = hit.text[a:b]
             key = (hit.source_id, hit.start + a)
             fit = _is_answer_shaped(sentence)

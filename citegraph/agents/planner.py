@@ -37,7 +37,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from citegraph.agents.prompts import plan_messages
+from citegraph.agents.prompts import plan_messages, tuned_plan_messages
 from citegraph.agents.reviewer import parse_decision
 from citegraph.context import AssistantContext
 from citegraph.models.registry import load_chat_model
@@ -366,6 +366,24 @@ def tool_lines(registry: ToolRegistry) -> str:
     return "\n".join(lines)
 
 
+def tool_brief(registry: ToolRegistry) -> str:
+    """The tools as a planner adapter's prompt names them: ``name(required args)``, comma-separated (the
+    adapter learned what each is for; optional arguments keep their defaults, as in ``plan_schema``)."""
+    briefs = []
+    for spec in registry:
+        required = spec.tool.tool_call_schema.model_json_schema().get("required", [])
+        briefs.append(f"{spec.name}({', '.join(required)})")
+    return ", ".join(briefs)
+
+
+def is_plan_adapter(model: Any) -> bool:
+    """Whether ``model`` is a LoRA chat model bound to an adapter trained to plan (its directory declares
+    the task: ``citegraph train lora-planner`` writes the marker)."""
+    from citegraph.models.lora.adapters import adapter_task
+
+    return adapter_task(model) == "plan"
+
+
 def parse_plan(text: str) -> list[Step] | None:
     """Steps from a model's reply, tolerantly: the first JSON list (or object) in it, code fences,
     single quotes and trailing commas allowed; ``name``/``arguments`` accepted for ``tool``/``args``.
@@ -510,6 +528,8 @@ def _no_repeat_penalty(model: Any) -> dict[str, Any]:
     extra = getattr(model, "extra_body", None)
     if isinstance(extra, dict) and "repeat_penalty" in extra:
         return {"extra_body": {**extra, "repeat_penalty": 1.0}}
+    if type(model).__name__ == "AdapterChatModel":  # a transformers pipeline: 1.1 by default (models/hf.py)
+        return {"pipeline_kwargs": {"repetition_penalty": 1.0}}
     return {}
 
 
@@ -520,13 +540,16 @@ class LLMPlanner:
 
     model: Any
     registry: ToolRegistry
-    mode: Literal["auto", "structured", "bind_tools", "json"] = "auto"
+    mode: Literal["auto", "tuned", "structured", "bind_tools", "json"] = "auto"
     max_steps: int = 5
+    max_plan_tokens: int = 160  # a five-step plan with its arguments fits; a runaway reply stops here
 
     def resolved_mode(self) -> str:
         """The mode ``auto`` stands for with this model."""
         if self.mode != "auto":
             return self.mode
+        if is_plan_adapter(self.model):
+            return "tuned"
         if supports_json_schema(self.model):
             return "structured"
         return "bind_tools" if supports_tool_calls(self.model) else "json"
@@ -543,6 +566,8 @@ class LLMPlanner:
         earlier = "".join(f"Earlier request: {h}\n" for h in history[-3:])
         if mode == "structured":
             return self._structured(earlier + request)
+        if mode == "tuned":
+            return self._tuned(request, history)
         if mode == "bind_tools":
             bound = self.model.bind_tools(self.registry.tools())
             system = "Call the tools needed for the request, in order; call none for small talk."
@@ -556,6 +581,28 @@ class LLMPlanner:
             )
             steps = parse_plan(str(reply.content))
         return steps, "" if steps is not None else "the reply held no JSON plan"
+
+    def _tuned(self, request: str, history: Sequence[str]) -> tuple[list[Step] | None, str]:
+        """Plan with a planner adapter in the prompt it was trained on (:func:`tuned_plan_messages`), then
+        validate like a constrained plan: the first JSON object of the reply must be ``{"steps": [...]}``
+        with real tools and arguments their models accept, else it is no plan (the rules then plan)."""
+        messages = tuned_plan_messages(tool_brief(self.registry), request, history)
+        try:
+            reply = self.model.invoke(
+                messages, max_tokens=self.max_plan_tokens, **_no_repeat_penalty(self.model)
+            )
+        except Exception as error:  # a failing local model must not fail the request
+            return None, f"the planner adapter failed: {type(error).__name__}: {str(error)[:160]}"
+        text = str(reply.content)
+        start = text.find("{")
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text[start:]) if start >= 0 else (None, 0)
+        except json.JSONDecodeError as error:
+            return None, f"the reply was not JSON: {error}: {text[:120]!r}"
+        steps, why = validate_plan(value, self.registry)
+        if steps is not None and len(steps) > self.max_steps:
+            return None, f"the plan has {len(steps)} steps (at most {self.max_steps})"
+        return steps, why
 
     def _structured(self, prompt: str) -> tuple[list[Step] | None, str]:
         """Decode under :func:`plan_schema` and validate; never raises on a bad reply or a server error
@@ -572,6 +619,23 @@ class LLMPlanner:
         if reply.get("parsing_error") is not None:
             return None, f"the reply was not JSON: {str(reply['parsing_error'])[:160]}"
         return validate_plan(reply.get("parsed"), self.registry)
+
+
+# -- plan classes ----------------------------------------------------------------------------------------
+_CALCULATION_TOOLS = {"calculator", "current_date"}
+
+
+def plan_class(tools: Sequence[str] | None) -> str | None:
+    """The class a plan routes its request to: ``chat`` (no steps), ``calculation`` (only the calculator
+    and the clock), ``documents`` (only document tools) or ``mixed``; None for no plan."""
+    if tools is None:
+        return None
+    if not tools:
+        return "chat"
+    calculation = {t in _CALCULATION_TOOLS for t in tools}
+    if calculation == {True}:
+        return "calculation"
+    return "documents" if calculation == {False} else "mixed"
 
 
 # -- plan policy ------------------------------------------------------------------------------------------

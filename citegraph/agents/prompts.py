@@ -91,6 +91,21 @@ def plan_messages(tools: str, request: str, names: Sequence[str] = ()) -> list[B
     return [*messages, HumanMessage(request)]
 
 
+# The prompt of a planner LoRA adapter (``citegraph train lora-planner``), which is also its SFT format:
+# a change here is a change of training data. It is short on purpose: the adapter learned the plan format
+# and the routing conventions, so the prompt only names the tools it may call (with their required
+# arguments) and every token saved is saved in each training step and each plan on two CPU cores.
+TUNED_PLAN_SYSTEM = "Plan tool calls as JSON. Tools: {tools}."
+
+
+def tuned_plan_messages(tools: str, request: str, history: Sequence[str] = ()) -> list[BaseMessage]:
+    """The chat messages that ask a planner adapter for the plan of ``request``: ``tools`` is the brief
+    tool list (``name(arg, ...)``, comma-separated), ``history`` the user's earlier requests (the last
+    three are shown, so a follow-up's pronoun can be resolved)."""
+    earlier = "".join(f"Earlier request: {h}\n" for h in list(history)[-3:])
+    return [SystemMessage(TUNED_PLAN_SYSTEM.format(tools=tools)), HumanMessage(earlier + request)]
+
+
 CONDENSE_SYSTEM = (
     "You rewrite the user's last question of a conversation into one standalone question that can be "
     "understood without the conversation: replace pronouns such as it, they, she or this by what they "

@@ -29,7 +29,9 @@ from citegraph.models.judge.judge import Judge, judge_at
 from citegraph.resources import judge_for
 from citegraph.state import RagState
 
-_CITED_END = re.compile(r"\[\d+\][.!?][\"'”’)]*(?=\s)")
+# Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word (a
+# quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies ...").
+_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+[A-Z]))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -161,7 +163,8 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
         spans = claim_spans(normalized)
     else:
         # Cited terminal punctuation always ends a sentence, even before a lower-case word (a quoted
-        # sentence may start "chunk locations) ..."), which the splitter would take for a continuation.
+        # sentence may start "chunk locations) ..."), which the splitter would take for a continuation;
+        # so does a marker before a capitalised word.
         spans = []
         cursor = 0
         for end in [m.end() for m in _CITED_END.finditer(normalized)] + [len(normalized)]:

@@ -1,8 +1,10 @@
-"""Self-attention you can see: every layer and head of a model on one text, and their average.
+"""Attention you can see: every layer and head of a model on one text, and their average.
 
-Two models: the bundled MiniLM encoder (transformers' eager attention, which returns the softmax weights)
-and the from-scratch GPT (its attention layers keep the weights when ``keep_attention`` is set; the
-default SDPA path never materialises them). Rows of a map are query tokens, columns the keys they read.
+Self-attention of two models: the bundled MiniLM encoder (transformers' eager attention, which returns the
+softmax weights) and the from-scratch GPT (its attention layers keep the weights when ``keep_attention`` is
+set; the default SDPA path never materialises them). Cross-attention of the encoder-decoder
+(``citegraph/models/scratch/seq2seq.py``): the decoder's steps (its output characters) over the source.
+Rows of a map are query tokens, columns the keys they read.
 """
 
 from __future__ import annotations
@@ -22,8 +24,20 @@ class AttentionMaps:
     """The attention weights of one forward pass: ``weights[layer, head, query, key]``."""
 
     model: str
-    tokens: list[str]
-    weights: np.ndarray  # (layers, heads, tokens, tokens), each row sums to 1
+    tokens: list[str]  # the keys (columns); also the queries of self-attention
+    weights: np.ndarray  # (layers, heads, queries, keys), each row sums to 1
+    query_tokens: list[str] | None = None  # cross-attention: the queries (rows) when they are not ``tokens``
+    output: str | None = None  # cross-attention: what the decoder generated
+
+    @property
+    def queries(self) -> list[str]:
+        """The row labels: ``query_tokens`` for cross-attention, else the tokens themselves."""
+        return self.tokens if self.query_tokens is None else self.query_tokens
+
+    @property
+    def kind(self) -> str:
+        """ "cross-attention" or "self-attention", for titles."""
+        return "self-attention" if self.query_tokens is None else "cross-attention"
 
     @property
     def layers(self) -> int:
@@ -100,6 +114,30 @@ def scratch_attention_from_run(run_dir: Path | str, text: str, max_tokens: int =
     return scratch_attention(model, ids, tokens, name=f"scratch GPT ({Path(run_dir).name})")
 
 
+def seq2seq_attention_from_dir(model_dir: Path | str, source: str) -> AttentionMaps:
+    """Cross-attention of a saved encoder-decoder (``citegraph lab train-seq2seq``) on ``source``: rows are
+    the decoder's steps (each output character, then end-of-text), columns the source characters."""
+    from citegraph.models.scratch.seq2seq import cross_attention_weights, load_encoder_decoder
+
+    model, stoi, info = load_encoder_decoder(model_dir)
+    weights, output = cross_attention_weights(model, source, stoi)
+    rows = [*output, "<eos>"][: weights.size(2)]
+    name = f"encoder-decoder ({Path(model_dir).name}, task {info.get('task', '?')})"
+    return AttentionMaps(name, list(source), weights.float().numpy(), query_tokens=rows, output=output)
+
+
+def mirrored_share(maps: AttentionMaps) -> float:
+    """Share of output steps whose most-read source position (mean map) is the mirrored one, S-1-t.
+
+    For the reverse_line task that is the right place to look: near 1 for a trained model, near 1/S at chance.
+    """
+    mean = maps.mean()
+    steps = min(mean.shape[0], mean.shape[1])  # the rows after the last source character have no mirror
+    source_len = mean.shape[1]
+    hits = sum(int(mean[t].argmax()) == source_len - 1 - t for t in range(steps))
+    return hits / steps if steps else 0.0
+
+
 def _show_token(token: str) -> str:
     # Spaces and newlines would vanish as tick labels; matplotlib would read "$" as the start of math.
     return token.replace("\n", "⏎").replace(" ", "·").replace("$", r"\$") or "∅"
@@ -135,17 +173,19 @@ def save_attention_png(maps: AttentionMaps, path: Path, text_label: str = "") ->
     # linear scale everything else would be black.
     norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=float(maps.mean().max()))
     image = ax.imshow(maps.mean(), cmap="magma", norm=norm, interpolation="nearest")
-    labels = [_show_token(t) for t in maps.tokens]
-    ticks = np.arange(len(labels))
-    ax.set_xticks(ticks, labels, rotation=90, fontsize=7)
-    ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_xlabel("key (attended to)")
-    ax.set_ylabel("query")
+    columns = [_show_token(t) for t in maps.tokens]
+    rows = [_show_token(t) for t in maps.queries]
+    ax.set_xticks(np.arange(len(columns)), columns, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(len(rows)), rows, fontsize=7)
+    cross = maps.query_tokens is not None
+    ax.set_xlabel("source character (encoder)" if cross else "key (attended to)")
+    ax.set_ylabel("output step (decoder)" if cross else "query")
     ax.set_title(f"mean over {layers} layers x {heads} heads (square-root colour scale)")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(
-        f"{maps.model}: self-attention on {len(maps.tokens)} tokens"
+        f"{maps.model}: {maps.kind} on {len(maps.tokens)} tokens"
         + (f" — {text_label}" if text_label else "")
+        + (f" -> {maps.output!r}" if maps.output is not None else "")
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")

@@ -143,3 +143,79 @@ def test_minilm_attention() -> None:
     assert maps.weights.shape == (6, 12, 8, 8)  # all-MiniLM-L6-v2: 6 layers of 12 heads
     np.testing.assert_allclose(maps.weights.sum(axis=-1), 1.0, atol=1e-4)
     assert np.triu(maps.weights, k=1).max() > 0.01  # an encoder reads both ways
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cross-attention of the encoder-decoder
+
+REVERSE_TEXT = "to be or not\nthat is it\nbe not so\nor to it\n" * 6
+
+
+@pytest.fixture(scope="module")
+def seq2seq_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An encoder-decoder trained for three steps through the CLI (tiny: 1 layer a side, 16 wide)."""
+    directory = tmp_path_factory.mktemp("seq2seq")
+    text = directory / "lines.txt"
+    text.write_text(REVERSE_TEXT, encoding="utf-8")
+    args = ["lab", "train-seq2seq", "--data", str(text), "--out", str(directory / "model")]
+    args += ["--steps", "3", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--batch-size", "4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "exact match" in result.output
+    return directory / "model"
+
+
+def test_saved_encoder_decoder_reloads_with_the_same_logits(seq2seq_dir: Path) -> None:
+    from citegraph.models.scratch.seq2seq import collate, load_encoder_decoder
+
+    first, stoi, info = load_encoder_decoder(seq2seq_dir)
+    second, _, _ = load_encoder_decoder(seq2seq_dir)
+    assert info["task"] == "reverse_line" and info["steps"] == 3
+    batch = collate([("to be", "eb ot")], stoi)
+    with torch.no_grad():
+        assert torch.equal(first(*batch)[0], second(*batch)[0])
+
+
+def test_cross_attention_maps_every_decoder_layer_and_head(seq2seq_dir: Path) -> None:
+    from citegraph.eval.attention import seq2seq_attention_from_dir
+
+    maps = seq2seq_attention_from_dir(seq2seq_dir, "not so")
+    assert maps.tokens == list("not so") and maps.kind == "cross-attention"
+    assert maps.weights.shape == (1, 2, len(maps.queries), 6)  # (layers, heads, output steps, source)
+    assert maps.queries[-1] == "<eos>" or len(maps.queries) == len(maps.output)
+    np.testing.assert_allclose(maps.weights.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_mirrored_share_reads_an_anti_diagonal() -> None:
+    from citegraph.eval.attention import mirrored_share
+
+    anti = np.eye(4)[::-1][None, None]  # step t reads source position 3 - t
+    maps = AttentionMaps("toy", list("abcd"), anti, query_tokens=list("dcba"), output="dcba")
+    assert mirrored_share(maps) == 1.0
+    maps.weights = np.eye(4)[None, None]
+    assert mirrored_share(maps) == 0.0
+
+
+def test_cli_draws_cross_attention(seq2seq_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cross.png"
+    result = CliRunner().invoke(
+        app, ["lab", "attention", "to be", "--seq2seq", str(seq2seq_dir), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # rich wraps long lines at the terminal width
+    assert "1 layers x 2 heads of cross-attention" in said
+    assert "mirrored source character" in said
+    assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_cross_attention_errors_are_clear(seq2seq_dir: Path, tmp_path: Path) -> None:
+    runner, out = CliRunner(), str(tmp_path / "x.png")
+    unknown = runner.invoke(app, ["lab", "attention", "XYZ", "--seq2seq", str(seq2seq_dir), "--out", out])
+    assert unknown.exit_code == 2 and "unknown" in unknown.output
+    missing = runner.invoke(app, ["lab", "attention", "to", "--seq2seq", str(tmp_path), "--out", out])
+    assert missing.exit_code == 2 and "train-seq2seq" in missing.output
+    both = runner.invoke(
+        app,
+        ["lab", "attention", "to", "--seq2seq", str(seq2seq_dir), "--scratch", str(tmp_path), "--out", out],
+    )
+    assert both.exit_code == 2 and "one of" in both.output

@@ -120,3 +120,43 @@ def test_bad_configs_fail_clearly(bad: dict) -> None:
 def test_config_round_trips_through_a_dict() -> None:
     cfg = tiny(n_kv_head=2, pos="learned")
     assert GPTConfig.from_dict({**cfg.to_dict(), "unknown_future_field": 1}) == cfg
+
+
+def test_rmsnorm_hand_written_backward_matches_the_library_op() -> None:
+    """Training takes the closed-form backward; its outputs and gradients are F.rms_norm's."""
+    from citegraph.models.scratch.model import RMSNorm
+
+    torch.manual_seed(0)
+    norm = RMSNorm(16, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(16))
+    x = torch.randn(3, 5, 16, requires_grad=True)
+    upstream = torch.randn(3, 5, 16)
+    ours = norm(x)
+    ours_grads = torch.autograd.grad(ours, [x, norm.weight], upstream)
+    ref = torch.nn.functional.rms_norm(x, (16,), norm.weight, 1e-5)
+    ref_grads = torch.autograd.grad(ref, [x, norm.weight], upstream)
+    assert ours.grad_fn is not None and "RMSNormFunction" in type(ours.grad_fn).__name__
+    assert torch.allclose(ours, ref, atol=1e-6)
+    for mine, theirs in zip(ours_grads, ref_grads, strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-5)
+    with torch.no_grad():  # inference keeps the library op
+        assert torch.allclose(norm(x), ref, atol=1e-6)
+
+
+def test_a_state_dict_saved_before_the_speed_work_still_loads() -> None:
+    """Parameter names are unchanged (no fused q/k/v or gate/up renames): an older state dict loads as is."""
+    cfg = tiny()
+    old = make(cfg).state_dict()
+    expected = {
+        "tok_emb.weight",
+        "blocks.0.attn.qkv.weight",
+        "blocks.0.mlp.gate.weight",
+        "blocks.0.mlp.up.weight",
+    }
+    assert expected <= set(old)
+    model = GPT(cfg).eval()
+    model.load_state_dict(old)
+    idx = torch.randint(0, 37, (2, 10), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(model(idx, idx)[0], make(cfg)(idx, idx)[0])

@@ -123,3 +123,27 @@ def test_missing_empty_and_too_short_data_fail_clearly(tmp_path: Path) -> None:
         train(tiny_config(tmp_path, data=[str(tmp_path / "short.txt")]))
     with pytest.raises(FileNotFoundError, match=r"ckpt\.pt"):
         train(tiny_config(tmp_path, out_dir=str(tmp_path / "fresh"), resume=True))
+
+
+def test_batches_are_the_per_example_windows(tmp_path: Path) -> None:
+    """The vectorised loader draws the same windows from the same generator state as a per-example loop."""
+    import numpy as np
+
+    data = TokenData(train=np.arange(500, dtype=np.uint16), val=np.arange(100, dtype=np.uint16))
+    x, y = data.batch("train", 4, 8, torch.Generator().manual_seed(5))
+    starts = torch.randint(500 - 8, (4,), generator=torch.Generator().manual_seed(5)).tolist()
+    assert x.dtype == torch.int64 and x.tolist() == [list(range(s, s + 8)) for s in starts]
+    assert y.tolist() == [list(range(s + 1, s + 9)) for s in starts]
+
+
+def test_threads_option_and_loop_timings_are_logged(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        result = train(tiny_config(tmp_path, max_iters=4, eval_interval=4, threads=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    timing = result["timing_s"]
+    assert set(timing) == {"data", "forward_backward", "optimizer", "eval", "checkpoint", "progress"}
+    assert all(v >= 0 for v in timing.values()) and timing["forward_backward"] > 0
+    assert result["tokens_per_s_median_step"] > 0 and result["loop_seconds"] > 0

@@ -145,3 +145,11 @@ def test_thai_claims_run_to_their_markers(strict: Verifier) -> None:
 def test_a_cited_sentence_ends_even_before_a_lower_case_word() -> None:
     claims = [c for _, c, _ in split_answer("It runs on Linux. [1] chunk data flows to clients. [2]")]
     assert claims == ["It runs on Linux.", "chunk data flows to clients."]
+
+
+def test_a_marker_before_a_capitalised_word_ends_a_quote_with_no_full_stop() -> None:
+    # A quoted sentence may lack its own full stop (a line of a figure, a table cell): its marker ends it.
+    claims = [c for _, c, _ in split_answer("The handle is chunk 2ef0 [1] GFS stores chunks as files [2].")]
+    assert claims == ["The handle is chunk 2ef0", "GFS stores chunks as files."]
+    # Markers inside a sentence, before a lower-case word, still belong to one claim.
+    assert [m for _, _, m in split_answer("Paris [1] and London [2] are capitals.")] == [(1, 2)]

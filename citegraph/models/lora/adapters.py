@@ -12,6 +12,7 @@ last token: two agents never interleave adapters mid-answer. The name ``base`` r
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from citegraph.models.lora.loading import AdapterMismatchError, check_adapter_ma
 from citegraph.settings import force_offline
 
 BASE_ADAPTER = "base"  # run the shared base with every adapter disabled
+TASK_FILE = "citegraph_task.json"  # what an adapter was trained for ({"task": "plan", ...}), when it says
 SPEC_FORM = "lora:<base>+<adapter dir>[,<adapter dir>...][@<adapter name>]"
 
 
@@ -203,6 +205,29 @@ class AdapterChatModel(LocalChatModel):
         if run_manager:
             run_manager.on_llm_new_token(str(reply.content), chunk=chunk)
         yield chunk
+
+
+def write_task_marker(directory: Path, task: str, **details: Any) -> Path:
+    """Declare in ``directory`` what its adapter was trained for, so an agent picks the prompt it was
+    trained on (the planner's ``tuned`` mode for ``task="plan"``) without being told."""
+    path = Path(directory) / TASK_FILE
+    path.write_text(json.dumps({"task": task, **details}, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def adapter_task(model: Any) -> str | None:
+    """The task the active adapter of a ``lora:`` chat model declares; None for any other model, for
+    ``@base`` and for an adapter without a marker."""
+    if type(model).__name__ != "AdapterChatModel":
+        return None
+    directory = model.shared.adapters.get(model.adapter)
+    if directory is None or not (Path(directory) / TASK_FILE).is_file():
+        return None
+    try:
+        task = json.loads((Path(directory) / TASK_FILE).read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return task if isinstance(task, str) else None
 
 
 def chat_model_for(

@@ -1,4 +1,5 @@
-"""The LoRA commands: ``citegraph train lora``, ``citegraph train lora-data``, ``citegraph train lora-merge``.
+"""The LoRA commands: ``citegraph train lora``, ``citegraph train lora-data``, ``citegraph train lora-merge``,
+``citegraph train lora-plan-data`` and ``citegraph train lora-planner`` (a planner adapter in one command).
 
 Only typer is imported at module level: ``citegraph --help`` must not pay for importing torch or PEFT.
 """
@@ -7,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +18,24 @@ import typer
 def _fail(message: str) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
     return typer.Exit(2)
+
+
+def _run_or_fail(run: Callable[[Any], dict[str, Any]], cfg: Any) -> dict[str, Any]:
+    """``run(cfg)``, with the errors a user can fix (missing model, no CUDA, wrong adapter, bad path or
+    value) turned into one clear line."""
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.lora.loading import AdapterMismatchError, CudaRequiredError
+
+    try:
+        return run(cfg)
+    except (
+        ModelNotFoundError,
+        CudaRequiredError,
+        AdapterMismatchError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        raise _fail(str(error)) from None
 
 
 def train_lora_data(
@@ -114,8 +134,6 @@ def train_lora(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a LoRA (or QLoRA) adapter; several GPUs: `accelerate launch -m citegraph.cli train lora ...`."""
-    from citegraph.errors import ModelNotFoundError
-    from citegraph.models.lora.loading import AdapterMismatchError, CudaRequiredError
     from citegraph.models.lora.train import ATTENTION_MODULES, MLP_MODULES, LoraTrainConfig
     from citegraph.models.lora.train import train_lora as run
 
@@ -148,16 +166,7 @@ def train_lora(
         resume=resume,
         progress=not quiet,
     )
-    try:
-        summary = run(cfg)
-    except (
-        ModelNotFoundError,
-        CudaRequiredError,
-        AdapterMismatchError,
-        FileNotFoundError,
-        ValueError,
-    ) as error:
-        raise _fail(str(error)) from None
+    summary = _run_or_fail(run, cfg)
     summary.pop("config", None)
     print(json.dumps(summary))
 
@@ -179,8 +188,108 @@ def train_lora_merge(
     print(json.dumps({"merged": str(out)}))
 
 
+def train_lora_plan_data(
+    out: Annotated[Path, typer.Option("--out", help="SFT JSON-lines file of the training split.")],
+    held_out_out: Annotated[
+        Path | None,
+        typer.Option("--held-out-out", help="Also write the held-out split (routing-set rows) here."),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="Training examples to synthesize.")] = 900,
+    held_out: Annotated[int, typer.Option(help="Held-out requests to synthesize.")] = 150,
+    seed: Annotated[int, typer.Option(help="Seed of the training split.")] = 0,
+    held_out_seed: Annotated[int, typer.Option(help="Seed of the held-out split (another bank too).")] = 1,
+) -> None:
+    """Synthesize planner SFT data: request -> the planner's JSON plan (see models/lora/plan_data.py)."""
+    counts = _write_plan_data(out, held_out_out, examples, held_out, seed, held_out_seed)
+    print(json.dumps(counts))
+
+
+def _write_plan_data(
+    out: Path, held_out_out: Path | None, examples: int, held_out: int, seed: int, held_out_seed: int
+) -> dict[str, int]:
+    from citegraph.agents.planner import tool_brief
+    from citegraph.models.lora.data import write_jsonl
+    from citegraph.models.lora.plan_data import check_items, split_items
+    from citegraph.tools import REGISTRY
+
+    train, held = split_items(examples, held_out, seed, held_out_seed)
+    check_items([*train, *held], REGISTRY)
+    brief = tool_brief(REGISTRY)
+    counts = {"train": write_jsonl((item.record(brief) for item in train), out)}
+    if held_out_out is not None:
+        counts["held_out"] = write_jsonl((item.eval_row(n) for n, item in enumerate(held, 1)), held_out_out)
+    return counts
+
+
+def train_lora_planner(
+    out: Annotated[Path, typer.Option("--out", help="Run directory; the adapter is saved in OUT/NAME.")],
+    base: Annotated[str, typer.Option("--base", help="Base model: local dir, .gguf file, or smollm2.")] = (
+        "smollm2"
+    ),
+    adapter: Annotated[str, typer.Option("--adapter", help="Adapter name (its directory name).")] = "planner",
+    examples: Annotated[int, typer.Option(help="Training examples to synthesize.")] = 900,
+    seed: int = 0,
+    r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    alpha: Annotated[int, typer.Option(help="LoRA alpha (scale = alpha / r).")] = 32,
+    epochs: float = 1.0,
+    max_steps: Annotated[int, typer.Option(help=">0: stop after this many optimizer steps.")] = 0,
+    stop_after: Annotated[
+        int, typer.Option(help=">0: checkpoint and stop after this many steps (go on with --resume).")
+    ] = 0,
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    max_length: Annotated[int, typer.Option(help="Drop examples longer than this many tokens.")] = 192,
+    checkpoint_every: Annotated[int, typer.Option(help="Optimizer steps between resume checkpoints.")] = 10,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train a planner adapter in one command: synthesize OUT/plan_train.jsonl, train the LoRA adapter on
+    it, and mark OUT/NAME as a plan adapter (the planner then uses it with `lora:BASE+OUT/NAME`)."""
+    from citegraph.agents.planner import tool_brief
+    from citegraph.models.lora.adapters import write_task_marker
+    from citegraph.models.lora.train import LoraTrainConfig
+    from citegraph.models.lora.train import train_lora as run
+    from citegraph.tools import REGISTRY
+
+    data = out / "plan_train.jsonl"
+    if not (resume and data.is_file()):  # a resumed run must see the data order it started with
+        out.mkdir(parents=True, exist_ok=True)
+        _write_plan_data(data, None, examples, 0, seed, 1)
+    cfg = LoraTrainConfig(
+        base=base,
+        data=str(data),
+        adapter=adapter,
+        out=str(out),
+        r=r,
+        alpha=alpha,
+        epochs=epochs,
+        max_steps=max_steps,
+        stop_after=stop_after,
+        batch_size=batch_size,
+        lr=lr,
+        max_length=max_length,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+        resume=resume,
+        progress=not quiet,
+    )
+    summary = _run_or_fail(run, cfg)
+    write_task_marker(
+        out / adapter,
+        "plan",
+        prompt="citegraph.agents.prompts.tuned_plan_messages",
+        tools=tool_brief(REGISTRY),
+        examples=examples,
+        seed=seed,
+    )
+    summary.pop("config", None)
+    print(json.dumps(summary))
+
+
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this subpackage's commands to the ``citegraph`` command groups."""
     train_app.command("lora")(train_lora)
     train_app.command("lora-data")(train_lora_data)
     train_app.command("lora-merge")(train_lora_merge)
+    train_app.command("lora-plan-data")(train_lora_plan_data)
+    train_app.command("lora-planner")(train_lora_planner)

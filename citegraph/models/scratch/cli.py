@@ -56,6 +56,9 @@ def train_scratch(
     ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16 (autocast).")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads (default: torch's choice, or OMP_NUM_THREADS).")
+    ] = None,
     seed: int = 1337,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")
@@ -95,6 +98,7 @@ def train_scratch(
         patience=patience,
         device=device,
         dtype=dtype,
+        threads=threads,
         seed=seed,
         resume=resume,
         verbose=not quiet,

@@ -128,7 +128,8 @@ class TokenData:
         checkpoint, so a resumed run sees exactly the batches the uninterrupted run would have seen.
         """
         data = self.train if split == "train" else self.val
-        starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator).tolist()
-        window = np.stack([np.asarray(data[s : s + block_size + 1], dtype=np.int64) for s in starts])
-        window = torch.from_numpy(window)
+        starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator).numpy()
+        # One fancy-indexing read of all windows (B, T+1) instead of a Python loop over examples: the
+        # memmap still reads only these rows, and x/y are two views of the same int64 block.
+        window = torch.from_numpy(data[starts[:, None] + np.arange(block_size + 1)].astype(np.int64))
         return window[:, :-1], window[:, 1:]

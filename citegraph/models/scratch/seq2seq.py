@@ -18,7 +18,10 @@ out (no fused kernel) so its weights can be kept; at these sizes that costs litt
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -27,6 +30,7 @@ import torch.nn.functional as F
 from citegraph.models.scratch.model import MLP, GPTConfig, apply_rope, make_norm, rope_tables
 
 TASK_NAME = "reverse_line"
+SEQ2SEQ_FILE = "seq2seq.pt"  # what save_encoder_decoder writes into a directory
 
 
 @dataclass
@@ -377,25 +381,154 @@ def exact_match(
 
 
 @torch.no_grad()
-def cross_attention(
-    model: EncoderDecoder, source: str, stoi: dict[str, int], layer: int = -1
+def cross_attention_weights(
+    model: EncoderDecoder, source: str, stoi: dict[str, int]
 ) -> tuple[torch.Tensor, str]:
-    """The decoder's cross-attention for one source string, averaged over heads, and the greedy output.
+    """Every decoder layer's cross-attention for one source string, and the greedy output.
 
-    Returns weights (T, S): row t is how strongly the step that produced output character t (the last
-    row: EOS) attended to each source character. Each row sums to 1.
+    Returns weights (layers, heads, T, S): row t is how strongly the step that produced output character t
+    (the last row: EOS) attended to each source character. Each row sums to 1. The model is left as it was.
     """
+    unknown = sorted({c for c in source if c not in stoi})
+    if not source or unknown:
+        raise ValueError(f"the source must be non-empty and use the model's characters; unknown: {unknown}")
+    if len(source) > model.config.block_size:
+        raise ValueError(f"source of {len(source)} characters exceeds block_size={model.config.block_size}")
     was_training = model.training
     model.eval()
     itos = {i: c for c, i in stoi.items()}
-    src = torch.tensor([[stoi[c] for c in source]])
+    src = torch.tensor([[stoi[c] for c in source]], device=model.embed.tok_emb.weight.device)
     out = model.greedy(src, max_new=len(source) + 2)[0]
-    attn = model.decoder[layer].cross_attn
-    attn.keep_attention = True
+    layers = [layer.cross_attn for layer in model.decoder]
     try:
-        model.decode(torch.tensor([[BOS, *out]]), *model.encode(src))
-        weights = attn.attention[0].mean(dim=0)  # (T, S): the average of row-stochastic maps
+        for attn in layers:
+            attn.keep_attention = True
+        model.decode(torch.tensor([[BOS, *out]], device=src.device), *model.encode(src))
+        weights = torch.stack([attn.attention[0] for attn in layers])
     finally:
-        attn.keep_attention, attn.attention = False, None
-    model.train(was_training)
-    return weights, "".join(itos.get(i, "?") for i in out)
+        for attn in layers:
+            attn.keep_attention, attn.attention = False, None
+        model.train(was_training)
+    return weights.cpu(), "".join(itos.get(i, "?") for i in out)
+
+
+@torch.no_grad()
+def cross_attention(
+    model: EncoderDecoder, source: str, stoi: dict[str, int], layer: int = -1
+) -> tuple[torch.Tensor, str]:
+    """One decoder layer's cross-attention for ``source``, averaged over heads, and the greedy output.
+
+    Returns weights (T, S), each row the average of row-stochastic maps (see :func:`cross_attention_weights`).
+    """
+    weights, output = cross_attention_weights(model, source, stoi)
+    return weights[layer].mean(dim=0), output
+
+
+# ----------------------------------------------------------------------------------------------------
+# Saving, loading and training the encoder-decoder outside the benchmark (for ``citegraph lab``)
+
+
+def save_encoder_decoder(
+    model: EncoderDecoder, stoi: dict[str, int], directory: Path | str, info: dict[str, Any] | None = None
+) -> Path:
+    """Write weights, config, character vocabulary and ``info`` (e.g. training figures) to one file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SEQ2SEQ_FILE
+    state = {
+        "task": TASK_NAME,
+        "config": asdict(model.config),
+        "stoi": stoi,
+        "model": model.state_dict(),
+        "info": info or {},
+    }
+    torch.save(state, path)
+    return path
+
+
+def load_encoder_decoder(
+    directory: Path | str, device: str = "cpu"
+) -> tuple[EncoderDecoder, dict[str, int], dict[str, Any]]:
+    """(model in eval mode, character vocabulary, saved info) from a directory written by
+    :func:`save_encoder_decoder`; FileNotFoundError when there is none."""
+    path = Path(directory).expanduser() / SEQ2SEQ_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no encoder-decoder ({SEQ2SEQ_FILE}) in {directory}; "
+            "train one with `citegraph lab train-seq2seq`"
+        )
+    state = torch.load(path, map_location=device, weights_only=True)
+    model = EncoderDecoder(TransformerConfig(**state["config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), state["stoi"], {"task": state["task"], **state["info"]}
+
+
+def train_reverse_line(
+    text: str,
+    config: TransformerConfig | None = None,
+    steps: int = 1500,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    max_len: int = 32,
+    seed: int = 1337,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[EncoderDecoder, dict[str, int], dict[str, Any]]:
+    """Train an encoder-decoder on ``reverse_line`` pairs of ``text`` (the last 10% of lines held out).
+
+    The recipe of benchmarks/architectures.py: AdamW (0.9, 0.99), weight decay 0.1 on matrices, warmup over
+    the first tenth of the steps, cosine decay to lr/10, clipping at 1.0. ``progress(step, loss)`` is
+    called after every step. Returns the model, its vocabulary and figures (val loss, exact match).
+    """
+    from citegraph.models.scratch.train import TrainConfig, lr_at
+
+    lines = reverse_line_pairs(text, max_len)
+    if len(lines) < 2:
+        raise ValueError(f"need at least two non-empty lines of at most {max_len} characters")
+    cut = max(1, int(len(lines) * 0.9))
+    train_pairs, val_pairs = lines[:cut], lines[cut:] or lines[-1:]
+    stoi = char_vocab(text)
+    base = config or TransformerConfig(n_layer=2, n_head=4, n_embd=64)
+    config = TransformerConfig(
+        **{**asdict(base), "vocab_size": len(stoi) + N_SPECIAL, "block_size": max_len + 2}
+    )
+    torch.manual_seed(seed)
+    model = EncoderDecoder(config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=(0.9, 0.99),
+    )
+    sched = TrainConfig(max_iters=steps, lr=lr, min_lr=lr / 10, warmup_iters=max(1, steps // 10))
+    gen = torch.Generator().manual_seed(seed)
+    loss_value = math.nan
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, sched)
+        picks = torch.randint(len(train_pairs), (batch_size,), generator=gen).tolist()
+        _, loss = model(*collate([train_pairs[i] for i in picks], stoi))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss_value = loss.item()
+        if progress is not None:
+            progress(step + 1, loss_value)
+    model.eval()
+    scored = val_pairs[:512]
+    with torch.no_grad():
+        val_loss = sum(model(*collate(scored[i : i + 64], stoi))[1].item() for i in range(0, len(scored), 64))
+    info = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "train_lines": len(train_pairs),
+        "val_lines": len(val_pairs),
+        "train_loss": round(loss_value, 4),
+        "val_loss": round(val_loss / math.ceil(len(scored) / 64), 4),  # mean of the 64-line batch losses
+        "exact_match": round(exact_match(model, val_pairs[:100], stoi), 4),
+        "exact_match_lines": min(100, len(val_pairs)),
+    }
+    return model, stoi, info
