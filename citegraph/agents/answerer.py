@@ -85,7 +85,8 @@ def _is_debris(sentence: str) -> bool:
     if "```" in sentence or ">>>" in sentence:
         return False
     close, open_ = sentence.find(")"), sentence.find("(")
-    if close >= 0 and (open_ < 0 or close < open_):
+    # Two or more words before the unopened ")": a list label ("1) Start the master.") is not that.
+    if close >= 0 and (open_ < 0 or close < open_) and " " in sentence[:close].strip():
         return True
     lines = [line.split() for line in sentence.splitlines() if line.strip()]
     return len(lines) >= 4 and sum(len(line) <= 2 for line in lines) > len(lines) / 2

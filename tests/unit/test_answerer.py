@@ -25,5 +25,6 @@ def test_figure_and_table_debris_never_answers() -> None:
     table = "Cluster\nA\nB\nChunkservers\n342\n227\nAvailable disk space\n72 TB"
     code = "```python\nclient = httpx.Client(follow_redirects=True)\n```"
     prose = "A default partitioning function is provided that uses hashing (e.g. hash(key) mod R)."
-    texts = [c.text for c in candidate_sentences([hit(f"{figure}\n\n{table}\n\n{code}\n\n{prose}")])]
-    assert texts == [code, prose]
+    listed = "2) The master pings every worker periodically."
+    found = candidate_sentences([hit(f"{figure}\n\n{table}\n\n{code}\n\n{prose}\n\n{listed}")])
+    assert [c.text for c in found] == [code, prose, listed]
