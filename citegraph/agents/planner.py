@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
@@ -565,7 +565,8 @@ class LLMPlanner:
         mode = self.resolved_mode()
         earlier = "".join(f"Earlier request: {h}\n" for h in history[-3:])
         if mode == "structured":
-            return self._structured(earlier + request)
+            tools = tool_lines(self.registry)
+            return self._structured(plan_messages(tools, earlier + request, self.registry.names))
         if mode == "tuned":
             return self._tuned(request, history)
         if mode == "bind_tools":
@@ -583,10 +584,13 @@ class LLMPlanner:
         return steps, "" if steps is not None else "the reply held no JSON plan"
 
     def _tuned(self, request: str, history: Sequence[str]) -> tuple[list[Step] | None, str]:
-        """Plan with a planner adapter in the prompt it was trained on (:func:`tuned_plan_messages`), then
-        validate like a constrained plan: the first JSON object of the reply must be ``{"steps": [...]}``
-        with real tools and arguments their models accept, else it is no plan (the rules then plan)."""
+        """Plan with a planner adapter in the prompt it was trained on (:func:`tuned_plan_messages`), under
+        the plan's JSON schema when the model decodes under one (``gguf:<base>+<adapter>``), then validate
+        like a constrained plan: the first JSON object of the reply must be ``{"steps": [...]}`` with real
+        tools and arguments their models accept, else it is no plan (the rules then plan)."""
         messages = tuned_plan_messages(tool_brief(self.registry), request, history)
+        if supports_json_schema(self.model):
+            return self._structured(messages)
         try:
             reply = self.model.invoke(
                 messages, max_tokens=self.max_plan_tokens, **_no_repeat_penalty(self.model)
@@ -604,14 +608,13 @@ class LLMPlanner:
             return None, f"the plan has {len(steps)} steps (at most {self.max_steps})"
         return steps, why
 
-    def _structured(self, prompt: str) -> tuple[list[Step] | None, str]:
-        """Decode under :func:`plan_schema` and validate; never raises on a bad reply or a server error
-        (the rules then plan), since a plan that fails must not fail the request."""
+    def _structured(self, messages: list[BaseMessage]) -> tuple[list[Step] | None, str]:
+        """Answer ``messages`` under :func:`plan_schema` and validate; never raises on a bad reply or a
+        server error (the rules then plan), since a plan that fails must not fail the request."""
         schema = plan_schema(self.registry, self.max_steps)
         constrained = self.model.with_structured_output(
             schema, method="json_schema", include_raw=True, **_no_repeat_penalty(self.model)
         )
-        messages = plan_messages(tool_lines(self.registry), prompt, self.registry.names)
         try:
             reply = constrained.invoke(messages)
         except Exception as error:  # a refused schema, a dead server, a reply cut at max_tokens

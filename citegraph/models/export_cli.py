@@ -1,4 +1,5 @@
-"""``citegraph export embedder|scratch``: write a model as ONNX or TorchScript and check it against torch.
+"""``citegraph export embedder|scratch|gguf-lora``: write a model as ONNX or TorchScript and check it against
+torch, or a PEFT LoRA adapter as a llama.cpp LoRA GGUF.
 
 Only typer and rich are imported at module level: ``citegraph --help`` must not pay for importing torch.
 """
@@ -165,9 +166,33 @@ def export_scratch_command(
         out.print(f"greedy tokens identical to torch: [{colour}]{same}/{total}[/{colour}]")
 
 
+def export_gguf_lora_command(
+    adapter: Annotated[Path, typer.Argument(help="PEFT LoRA adapter folder (citegraph train lora-*).")],
+    out_path: Annotated[Path, typer.Option("--out", help="LoRA .gguf file to write.")],
+    base: Annotated[
+        str, typer.Option(help="The GGUF the adapter was trained on: a .gguf file or smollm2.")
+    ] = "smollm2",
+) -> None:
+    """Write a LoRA adapter as a llama.cpp LoRA GGUF (for llama.cpp's --lora, or gguf:BASE+FILE); CiteGraph
+    converts on its own when a spec names the adapter folder (gguf:smollm2+DIR)."""
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.llamacpp import gguf_path
+    from citegraph.models.lora.gguf_adapter import write_gguf_lora
+
+    started = time.perf_counter()
+    try:
+        write_gguf_lora(adapter, gguf_path(base), out_path)
+    except ModelNotFoundError as error:
+        raise _fail(str(error)) from None
+    _done(out_path, started)
+
+
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add ``citegraph export embedder|scratch`` to the ``citegraph`` command."""
-    export_app = typer.Typer(help="Export models to ONNX or TorchScript.", no_args_is_help=True)
+    """Add ``citegraph export embedder|scratch|gguf-lora`` to the ``citegraph`` command."""
+    export_app = typer.Typer(
+        help="Export models to ONNX or TorchScript, LoRA adapters to llama.cpp.", no_args_is_help=True
+    )
     export_app.command("embedder")(export_embedder_command)
     export_app.command("scratch")(export_scratch_command)
+    export_app.command("gguf-lora")(export_gguf_lora_command)
     app.add_typer(export_app, name="export")

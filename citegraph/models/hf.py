@@ -7,6 +7,7 @@ later loads read that copy in well under a second. Nothing here reaches a model 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,14 @@ def _write_plain_copy(gguf: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if (target / "config.json").is_file():
+        _drop_gguf_marker(target / "config.json")  # a copy written before the marker was dropped
         return target
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The copy holds plain float weights: a "gguf" quantization_config left in its config would make
+    # transformers' Trainer (trl's DPO) refuse to train it as a quantized model.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     # A GGUF-loaded model refuses save_pretrained; a fresh model with the same weights does not.
     plain = AutoModelForCausalLM.from_config(model.config)
     plain.load_state_dict(model.state_dict())
@@ -47,6 +53,15 @@ def _write_plain_copy(gguf: Path, target: Path) -> Path:
     tokenizer.save_pretrained(partial)
     partial.rename(target)  # atomic: a half-written copy is never mistaken for a finished one
     return target
+
+
+def _drop_gguf_marker(config_path: Path) -> None:
+    """Remove the "gguf" ``quantization_config`` from a plain copy's config (see ``_write_plain_copy``)."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.pop("quantization_config", None) is not None:
+        partial = config_path.with_name(config_path.name + f".tmp{os.getpid()}")
+        partial.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        partial.replace(config_path)
 
 
 def load_causal_lm(location: str, dtype: str = "float32") -> tuple[Any, Any]:

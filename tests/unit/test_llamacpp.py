@@ -27,7 +27,9 @@ def serve_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     lock = threading.Lock()
 
-    def fake_serve(path: Path, model_name: str, n_ctx: int, port: int) -> FakeServer:
+    def fake_serve(
+        path: Path, model_name: str, n_ctx: int, port: int, lora: Path | None = None
+    ) -> FakeServer:
         with lock:
             calls.append(port)
         return FakeServer(port or 41001)

@@ -216,11 +216,14 @@ def write_task_marker(directory: Path, task: str, **details: Any) -> Path:
 
 
 def adapter_task(model: Any) -> str | None:
-    """The task the active adapter of a ``lora:`` chat model declares; None for any other model, for
-    ``@base`` and for an adapter without a marker."""
-    if type(model).__name__ != "AdapterChatModel":
-        return None
-    directory = model.shared.adapters.get(model.adapter)
+    """The task the active adapter of a ``lora:`` (or ``gguf:<base>+<adapter>``) chat model declares; None
+    for any other model, for ``@base`` and for an adapter without a marker."""
+    if type(model).__name__ == "AdapterChatModel":
+        directory = model.shared.adapters.get(model.adapter)
+    else:
+        from citegraph.models.llamacpp import served_adapter
+
+        directory = served_adapter(model)
     if directory is None or not (Path(directory) / TASK_FILE).is_file():
         return None
     try:

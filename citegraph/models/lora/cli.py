@@ -1,5 +1,6 @@
 """The LoRA commands: ``citegraph train lora``, ``citegraph train lora-data``, ``citegraph train lora-merge``,
-``citegraph train lora-plan-data`` and ``citegraph train lora-planner`` (a planner adapter in one command).
+``citegraph train lora-plan-data``, ``citegraph train lora-planner`` (a planner adapter in one command) and
+``citegraph train dpo`` (an answer adapter preference-tuned from the verifier's verdicts).
 
 Only typer is imported at module level: ``citegraph --help`` must not pay for importing torch or PEFT.
 """
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+ANSWER_TOKENS = 64  # new tokens of a draft: a cited answer clause or the abstention fits (as in eval)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -286,6 +289,128 @@ def train_lora_planner(
     print(json.dumps(summary))
 
 
+def train_dpo(
+    adapter: Annotated[Path, typer.Option("--adapter", help="The answer adapter to start from (SFT).")],
+    squad: Annotated[
+        Path,
+        typer.Option("--squad", help="SQuAD-format file the adapter was trained on (its train split)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory: pairs.jsonl, the adapter in OUT/NAME.")],
+    base: Annotated[str, typer.Option("--base", help="The adapter's base: a .gguf file or smollm2.")] = (
+        "smollm2"
+    ),
+    name: Annotated[str, typer.Option("--name", help="Name (directory) of the new adapter.")] = "answer-dpo",
+    questions: Annotated[int, typer.Option(help="Training questions to draft answers for.")] = 450,
+    samples: Annotated[int, typer.Option(help="Drafts per question: one greedy, the rest sampled.")] = 3,
+    temperature: Annotated[float, typer.Option(help="Temperature of the sampled drafts.")] = 0.9,
+    held_out: Annotated[float, typer.Option(help="Share of paragraphs held out (as for the SFT).")] = 0.25,
+    beta: Annotated[float, typer.Option(help="DPO beta (how far from the starting adapter).")] = 0.1,
+    lr: float = 5e-5,
+    epochs: float = 1.0,
+    batch_size: int = 4,
+    max_length: Annotated[
+        int, typer.Option(help="Prompt + answer tokens; longer prompts are skipped.")
+    ] = 384,
+    seed: int = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Preference-tune an answer adapter: it drafts answers to its own training questions (through
+    llama.cpp), the verifier accepts or rejects each draft, and DPO (trl) trains on accepted-vs-rejected
+    pairs. OUT/pairs.jsonl is reused when it exists."""
+    from citegraph.models.lora.dpo import DpoTrainConfig
+    from citegraph.models.lora.dpo import train_dpo as run
+
+    pairs = out / "pairs.jsonl"
+    if not pairs.is_file():
+        if not squad.is_file():
+            raise _fail(f"SQuAD file does not exist: {squad}")
+        if not adapter.is_dir():
+            raise _fail(f"adapter folder does not exist: {adapter}")
+        counts = _draft_pairs(
+            adapter, squad, base, pairs, questions, samples, temperature, held_out, max_length, seed, quiet
+        )
+        print(json.dumps(counts))
+    cfg = DpoTrainConfig(
+        adapter=str(adapter),
+        pairs=str(pairs),
+        out=str(out),
+        name=name,
+        base=base,
+        beta=beta,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        progress=not quiet,
+    )
+    summary = _run_or_fail(run, cfg)
+    summary.pop("config", None)
+    print(json.dumps(summary))
+
+
+def _draft_pairs(
+    adapter: Path,
+    squad: Path,
+    base: str,
+    pairs: Path,
+    questions: int,
+    samples: int,
+    temperature: float,
+    held_out: float,
+    max_length: int,
+    seed: int,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Draft, judge and pair (``dpo.draft_pairs``) over the training split's questions whose prompt
+    leaves room for an answer in ``max_length`` tokens; write the pairs to ``pairs``."""
+    from rich.progress import Progress
+    from transformers import AutoTokenizer
+
+    from citegraph.agents.verifier import Verifier
+    from citegraph.errors import ModelNotFoundError
+    from citegraph.models.judge.judge import judge_at
+    from citegraph.models.llamacpp import load_gguf_chat_model
+    from citegraph.models.lora.data import (
+        messages_as_dicts,
+        read_squad,
+        split_paragraphs,
+        squad_items,
+        write_jsonl,
+    )
+    from citegraph.models.lora.dpo import draft_pairs
+    from citegraph.models.lora.loading import base_directory
+
+    train, _ = split_paragraphs(read_squad(squad), held_out, seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_directory(base)))
+
+    def prompt_tokens(item: Any) -> int:
+        text = tokenizer.apply_chat_template(
+            messages_as_dicts(item.messages()), tokenize=False, add_generation_prompt=True
+        )
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    room = max_length - ANSWER_TOKENS
+    items = [item for item in squad_items(train, seed) if prompt_tokens(item) <= room][:questions]
+    try:
+        model = load_gguf_chat_model(f"{base}+{adapter}", max_tokens=ANSWER_TOKENS)
+    except ModelNotFoundError as error:
+        raise _fail(str(error)) from None
+    with Progress(disable=quiet) as bar:
+        task = bar.add_task("drafting and judging", total=len(items))
+        records, counts = draft_pairs(
+            model,
+            items,
+            Verifier(judge_at()),
+            samples=samples,
+            temperature=temperature,
+            seed=seed,
+            progress=lambda done, n_pairs: bar.update(task, completed=done, description=f"{n_pairs} pairs"),
+        )
+    write_jsonl(records, pairs)
+    return counts
+
+
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this subpackage's commands to the ``citegraph`` command groups."""
     train_app.command("lora")(train_lora)
@@ -293,3 +418,4 @@ def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) ->
     train_app.command("lora-merge")(train_lora_merge)
     train_app.command("lora-plan-data")(train_lora_plan_data)
     train_app.command("lora-planner")(train_lora_planner)
+    train_app.command("dpo")(train_dpo)
