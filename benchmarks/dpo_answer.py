@@ -9,7 +9,9 @@ Each model answers the same questions with the same prompt as ``benchmarks/lora_
 metrics: verified share, citation precision, abstention, F1, p50/p95 of one call; greedy, 64 new tokens),
 through llama.cpp (``gguf:smollm2[+adapter]``). ``--transformers-limit`` also scores the first N questions
 with the two adapters in PEFT/transformers (``lora:``), where DPO trained them, to show the gain is not an
-artefact of the runtime.
+artefact of the runtime. ``--dev-after N`` scores training-split questions instead, from the Nth on of those
+``citegraph train dpo`` could draft from (it drafted from the first ``--questions``): a development set for
+choosing DPO settings, so that the held-out questions are scored once, for the chosen adapter.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="held-out questions (llama.cpp)")
     parser.add_argument("--transformers-limit", type=int, default=0, help="of those, scored in PEFT too")
     parser.add_argument("--seed", type=int, default=0, help="the split's seed (as for the SFT)")
+    parser.add_argument("--dev-after", type=int, default=0, help="score training-split questions from here")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -43,24 +46,35 @@ def main() -> None:
     from citegraph.models.llamacpp import load_gguf_chat_model
     from citegraph.models.lora import load_lora_chat_model
     from citegraph.models.lora.data import read_squad, split_paragraphs, squad_items
+    from citegraph.models.lora.dpo import draftable_items
 
-    _, held = split_paragraphs(read_squad(XQUAD), seed=args.seed)
-    items = squad_items(held, seed=args.seed)[: args.limit]
+    train, held = split_paragraphs(read_squad(XQUAD), seed=args.seed)
+    if args.dev_after:
+        items = draftable_items(train, args.base, args.seed)[args.dev_after :][: args.limit]
+    else:
+        items = squad_items(held, seed=args.seed)[: args.limit]
     verifier = Verifier(judge_at())
-    result: dict[str, Any] = {"held_out_questions": len(items)}
+    split = (
+        f"xquad.en training paragraphs, draftable questions {args.dev_after}+"
+        if args.dev_after
+        else "xquad.en held-out paragraphs"
+    )
+    result: dict[str, Any] = {"split": split, "questions": len(items)}
     for key, location in (
         ("base", args.base),
         ("sft", f"{args.base}+{args.sft}"),
         ("dpo", f"{args.base}+{args.dpo}"),
     ):
         model = load_gguf_chat_model(location, max_tokens=MAX_NEW_TOKENS)
-        result[key] = evaluate(model, items, verifier, f"generate gguf:{location}")
+        result[key] = evaluate(model, items, verifier, f"generate gguf:{location}") | {"dataset": split}
         print(key, {k: v for k, v in result[key].items() if k != "examples"}, flush=True)
     if args.transformers_limit:
         first = items[: args.transformers_limit]
         for key, adapter in (("sft_peft", args.sft), ("dpo_peft", args.dpo)):
             model = load_lora_chat_model(f"{args.base}+{adapter}", max_new_tokens=MAX_NEW_TOKENS)
-            result[key] = evaluate(model, first, verifier, f"generate lora:{args.base}+{adapter}")
+            result[key] = evaluate(model, first, verifier, f"generate lora:{args.base}+{adapter}") | {
+                "dataset": split
+            }
             print(key, {k: v for k, v in result[key].items() if k != "examples"}, flush=True)
     for metric in ("verified_share", "citation_precision", "abstain_unanswerable", "abstain_answerable"):
         before, after = result["sft"][metric], result["dpo"][metric]

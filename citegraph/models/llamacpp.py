@@ -174,16 +174,21 @@ def stop_all_servers() -> None:
 def server_for(location: str, n_ctx: int = DEFAULT_CONTEXT) -> LlamaCppServer:
     """The process's llama.cpp server for the GGUF (and adapter) ``location`` names (one per file, adapter
     and context size), started on first use, and again if it was stopped."""
-    base, adapter = split_adapter(location)
-    path = gguf_path(base)
-    lora = None
-    if adapter is not None:
-        from citegraph.models.lora.gguf_adapter import gguf_lora_for
 
-        lora = gguf_lora_for(adapter, path)
-    name = model_name_for(base, path, adapter)
-    key = ("llamacpp_server", str(path.resolve()), str(lora.resolve()) if lora else "", n_ctx)
-    return shared(key, lambda: LlamaCppServer(path, name, n_ctx, adapter, lora)).start()
+    def build() -> LlamaCppServer:
+        base, adapter = split_adapter(location)
+        path = gguf_path(base)
+        lora = None
+        if adapter is not None:
+            from citegraph.models.lora.gguf_adapter import gguf_lora_for
+
+            lora = gguf_lora_for(adapter, path)
+        key = ("llamacpp_server", str(path.resolve()), str(lora.resolve()) if lora else "", n_ctx)
+        name = model_name_for(base, path, adapter)
+        return shared(key, lambda: LlamaCppServer(path, name, n_ctx, adapter, lora))
+
+    # Resolved once per spec (an adapter's conversion check hashes its files); one server per file.
+    return shared(("llamacpp_server_for", location.strip(), n_ctx), build).start()
 
 
 def served_adapter(model: Any) -> Path | None:

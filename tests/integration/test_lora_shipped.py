@@ -81,7 +81,8 @@ PLAN_REQUESTS = [
 def test_llamacpp_runs_the_shipped_planner_adapter_as_transformers_does(one_torch_thread):
     """``gguf:smollm2+<adapter>`` (the adapter converted to a LoRA GGUF, applied by llama.cpp to the Q4_1
     base) writes the same greedy plans as ``lora:smollm2+<adapter>`` (PEFT on the dequantized base): the
-    conversion keeps the adapter's meaning, the q/k row order included (without it two of these differ)."""
+    conversion keeps the adapter's meaning, the q/k row order included (converted without it, three of
+    these four plans come out different)."""
     pytest.importorskip("peft")
     pytest.importorskip("xllamacpp")
     from citegraph.agents.planner import LLMPlanner, _no_repeat_penalty, tool_brief

@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 import typer
 
-ANSWER_TOKENS = 64  # new tokens of a draft: a cited answer clause or the abstention fits (as in eval)
-
 
 def _fail(message: str) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
@@ -365,33 +363,16 @@ def _draft_pairs(
     """Draft, judge and pair (``dpo.draft_pairs``) over the training split's questions whose prompt
     leaves room for an answer in ``max_length`` tokens; write the pairs to ``pairs``."""
     from rich.progress import Progress
-    from transformers import AutoTokenizer
 
     from citegraph.agents.verifier import Verifier
     from citegraph.errors import ModelNotFoundError
     from citegraph.models.judge.judge import judge_at
     from citegraph.models.llamacpp import load_gguf_chat_model
-    from citegraph.models.lora.data import (
-        messages_as_dicts,
-        read_squad,
-        split_paragraphs,
-        squad_items,
-        write_jsonl,
-    )
-    from citegraph.models.lora.dpo import draft_pairs
-    from citegraph.models.lora.loading import base_directory
+    from citegraph.models.lora.data import read_squad, split_paragraphs, write_jsonl
+    from citegraph.models.lora.dpo import ANSWER_TOKENS, draft_pairs, draftable_items
 
     train, _ = split_paragraphs(read_squad(squad), held_out, seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(base_directory(base)))
-
-    def prompt_tokens(item: Any) -> int:
-        text = tokenizer.apply_chat_template(
-            messages_as_dicts(item.messages()), tokenize=False, add_generation_prompt=True
-        )
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    room = max_length - ANSWER_TOKENS
-    items = [item for item in squad_items(train, seed) if prompt_tokens(item) <= room][:questions]
+    items = draftable_items(train, base, seed, max_length)[:questions]
     try:
         model = load_gguf_chat_model(f"{base}+{adapter}", max_tokens=ANSWER_TOKENS)
     except ModelNotFoundError as error:

@@ -26,7 +26,29 @@ from pathlib import Path
 from typing import Any
 
 from citegraph.answers import says_documents_do_not_answer
-from citegraph.models.lora.data import QAItem, messages_as_dicts
+from citegraph.models.lora.data import QAItem, messages_as_dicts, squad_items
+
+ANSWER_TOKENS = 64  # new tokens of a draft: a cited answer clause or the abstention fits (as in eval)
+
+
+def draftable_items(paragraphs: Any, base: str, seed: int, max_length: int = 384) -> list[Any]:
+    """The questions of ``paragraphs`` (``squad_items``, in order) whose prompt leaves room in
+    ``max_length`` tokens of ``base``'s tokenizer for a draft of ``ANSWER_TOKENS``."""
+    from transformers import AutoTokenizer
+
+    from citegraph.models.lora.loading import base_directory
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_directory(base)))
+
+    def prompt_tokens(item: Any) -> int:
+        text = tokenizer.apply_chat_template(
+            messages_as_dicts(item.messages()), tokenize=False, add_generation_prompt=True
+        )
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return [
+        item for item in squad_items(paragraphs, seed) if prompt_tokens(item) <= max_length - ANSWER_TOKENS
+    ]
 
 
 def verdict(reply: str, item: QAItem, verifier: Any) -> tuple[bool, str]:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from citegraph.errors import ModelNotFoundError
+from citegraph.resources import shared
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -148,4 +149,7 @@ def gguf_lora_for(adapter_dir: Path, base_gguf: Path) -> Path:
     digest.update(f"{base_gguf.resolve()}:{base_gguf.stat().st_size}".encode())
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "citegraph" / "gguf-lora"
     out = root / f"{adapter_dir.resolve().name}-{digest.hexdigest()[:16]}.gguf"
-    return out if out.is_file() else write_gguf_lora(adapter_dir, base_gguf, out)
+    if out.is_file():
+        return out
+    # One conversion per file and process: two threads asking at once must not write one partial file.
+    return shared(("gguf_lora", str(out)), lambda: write_gguf_lora(adapter_dir, base_gguf, out))
