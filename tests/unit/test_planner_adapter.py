@@ -127,6 +127,26 @@ def test_tuned_mode_bounds_the_number_of_steps():
     assert steps is None and "6 steps" in why
 
 
+def test_tuned_mode_plans_each_clause_and_renumbers_its_step_references():
+    ago = {
+        "steps": [
+            {"tool": "current_date", "args": {}},
+            {"tool": "calculator", "args": {"expression": "$step1.year - 1887"}},
+        ]
+    }
+    who = {"steps": [{"tool": "cited_answer", "args": {"question": "Who is Irene Adler?"}}]}
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(who)), AIMessage(json.dumps(ago))]))
+    planner = LLMPlanner(model, REGISTRY, mode="tuned")
+    steps, why = planner.plan_with_reason("Who is Irene Adler? How many years ago was 1887?")
+    assert why == "" and [s["tool"] for s in steps] == ["cited_answer", "current_date", "calculator"]
+    assert steps[2]["args"] == {"expression": "$step2.year - 1887"}  # the second clause's own first step
+
+    refused = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(who)), AIMessage("no plan")]))
+    planner = LLMPlanner(refused, REGISTRY, mode="tuned")
+    steps, why = planner.plan_with_reason("Who is Adler? And list sources.")
+    assert steps is None and "not an object" in why  # one clause without a plan: no plan at all
+
+
 # -- training and routing at toy size ----------------------------------------------------------------------
 
 
