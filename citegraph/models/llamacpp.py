@@ -196,7 +196,8 @@ def served_adapter(model: Any) -> Path | None:
     url = str(getattr(model, "openai_api_base", "") or "")
     with _running_lock:
         servers = list(_running)
-    return next((s.adapter for s in servers if s.running and s.adapter and s.base_url == url), None)
+    # ``port`` first: a server between its start and its port's being set has no base_url yet.
+    return next((s.adapter for s in servers if s.adapter and s.port and s.base_url == url), None)
 
 
 def chat_params(server: LlamaCppServer, **chat: Any) -> dict[str, Any]:
