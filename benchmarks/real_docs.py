@@ -38,6 +38,15 @@ def squeeze(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+def answered_right(item: dict, answer: dict) -> bool:
+    """An unanswerable question is answered right by an abstention; an answerable one by an answer (or
+    short answer) holding one of its phrases."""
+    if item["unanswerable"]:
+        return bool(answer["abstained"])
+    said = squeeze(answer["answer"] + " " + answer.get("short_answer", ""))
+    return not answer["abstained"] and any(squeeze(a) in said for a in item["answers"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,11 +79,7 @@ def main() -> None:
             start = time.perf_counter()
             answer = graph.invoke({"question": item["question"]}, context=context)["answer"]
             latencies.append((time.perf_counter() - start) * 1000)
-            said = squeeze(answer["answer"] + " " + answer.get("short_answer", ""))
-            if item["unanswerable"]:
-                right = bool(answer["abstained"])
-            else:
-                right = not answer["abstained"] and any(squeeze(a) in said for a in item["answers"])
+            right = answered_right(item, answer)
             rows.append(
                 {
                     "id": item["id"],

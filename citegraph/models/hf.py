@@ -1,12 +1,15 @@
 """Local Hugging Face causal LMs from a directory or a ``.gguf`` file, offline, as LangChain chat models.
 
 A GGUF file is dequantized by transformers on every load (~30 s for SmolLM2-135M on 2 cores), so the first
-load writes a plain safetensors copy under ``~/.cache/citegraph/models/`` keyed by the file's size and mtime;
-later loads read that copy in well under a second. Nothing here reaches a model hub.
+load writes a plain safetensors copy under ``~/.cache/citegraph/models/`` keyed by the file's size and a
+hash of its first and last MiB (not its mtime: reinstalling the package that ships the file would leave a
+stale 0.5 GB copy behind each time); later loads read that copy in well under a second. Nothing here
+reaches a model hub.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,11 +19,21 @@ from citegraph.models.paths import resolve_model_path
 from citegraph.resources import shared
 from citegraph.settings import force_offline
 
+# How much of each end of a GGUF file its cache key hashes: the header (names, shapes, quantization) and the
+# last tensors' bytes, enough to tell two model files apart without reading hundreds of megabytes.
+KEY_BYTES = 1 << 20
+
 
 def _gguf_cache_dir(gguf: Path) -> Path:
-    stat = gguf.stat()
+    """Where the plain copy of ``gguf`` lives: named by its stem, size and a hash of both its ends."""
+    size = gguf.stat().st_size
+    digest = hashlib.sha256()
+    with gguf.open("rb") as file:
+        digest.update(file.read(KEY_BYTES))
+        file.seek(max(size - KEY_BYTES, 0))
+        digest.update(file.read(KEY_BYTES))
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "citegraph" / "models"
-    return root / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+    return root / f"{gguf.stem}-{size}-{digest.hexdigest()[:16]}"
 
 
 def _convert_gguf(gguf: Path) -> Path:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from citegraph.agents.answerer import candidate_sentences
+from citegraph.agents.answerer import QUANTITY_WEIGHT, candidate_sentences, ranked_score
+from citegraph.models.judge import lexical
 from citegraph.retrieval.store import Hit
 
 
@@ -28,3 +29,29 @@ def test_figure_and_table_debris_never_answers() -> None:
     listed = "2) The master pings every worker periodically."
     found = candidate_sentences([hit(f"{figure}\n\n{table}\n\n{code}\n\n{prose}\n\n{listed}")])
     assert [c.text for c in found] == [code, prose, listed]
+
+
+def test_questions_asking_for_a_quantity_are_told_apart() -> None:
+    asking = [
+        "How long does uvicorn keep an idle connection open?",
+        "What chunk size did the designers choose?",
+        "How much faster was C-Store than the row-store?",
+        "When was the first version written?",
+        "What exit status does pcre2grep return when nothing matched?",
+    ]
+    not_asking = ["Who wrote the report?", "How do I turn on HTTP/2?", "Why are chunks replicated?"]
+    assert all(lexical.asks_for_quantity(q) for q in asking)
+    assert not any(lexical.asks_for_quantity(q) for q in not_asking)
+
+
+def test_reference_markers_and_section_numbers_are_not_quantities() -> None:
+    assert lexical.states_quantity("A file is kept for three days.")
+    assert lexical.states_quantity("Defaults to 5 seconds.")
+    assert not lexical.states_quantity("We use the benchmark [18, 19] described in Section 3.1.")
+    assert not lexical.states_quantity("Figure 2 shows the master and its chunkservers.")
+
+
+def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> None:
+    plain = ranked_score(0.5, 0.4, quantity_match=False)
+    assert ranked_score(0.5, 0.4, quantity_match=True) == plain + QUANTITY_WEIGHT
+    assert ranked_score(0.6, 0.4, quantity_match=False) > plain

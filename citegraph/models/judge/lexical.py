@@ -1,5 +1,5 @@
-"""How the answer step judges a question the judge cannot read: by the question's weighted terms a
-sentence holds.
+"""Lexical signals the answer step weighs beside the judge: the question's weighted terms a sentence
+holds, and whether a question asking for a quantity meets a sentence stating one.
 
 The judge's encoder (MiniLM, an English WordPiece vocabulary) reads every Thai word as ``[UNK]``, so on a
 Thai question its scores are noise. For such questions a sentence's answer score is its *coverage*: the
@@ -11,11 +11,16 @@ enough of them, the documents do not answer.
 
 ``ANSWER_COVERAGE`` was chosen on the train split of the iApp Thai Wikipedia QA set
 (``benchmarks/lexical_gate_choose.py``; never on XQuAD, our evaluation set).
+
+For English questions the judge reads, coverage and the quantity match are added to its answer score
+(``answerer.ranked_score``): on papers and manuals the judge often prefers a sentence that restates the
+question ("Chunk size is one of the key design parameters.") to the one holding the number asked for.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from citegraph.retrieval.tokenizer import tokenize
@@ -76,3 +81,35 @@ def coverages(
 def says_answers(score: float) -> bool:
     """Whether a coverage says the sentence answers the question."""
     return score >= ANSWER_COVERAGE
+
+
+# Questions whose answer is a quantity: a count, a size, a duration, a rate, a date, a version, a code.
+QUANTITY_QUESTION = re.compile(
+    r"\bhow (?:many|much|long|big|large|small|old|often|far|fast|quickly|high|low)\b"
+    r"|\bhow (?:\w+ )?(?:faster|slower|larger|smaller|more|less)\b"
+    r"|\bwhen (?:was|were|did|is|does|do)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,3}(?:size|number|range|percentage|proportion|fraction|timeout|limit|year"
+    r"|date|port|status|code|factor|speedup|rate|amount|count|duration|length|capacity|version)s?\b",
+    re.IGNORECASE,
+)
+NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    "|thousand|million|billion|dozen|twice|half"
+)
+NUMBER = re.compile(rf"\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
+# Numbers that point elsewhere instead of stating a quantity: reference markers ("[18, 19]") and
+# "Section 3.1", "Figure 2", "Table 4".
+POINTERS = re.compile(
+    r"\[[\d,;\s–-]+\]|\b(?:section|figure|fig\.|table|equation|eq\.|chapter|§)\s*\d[\d.]*", re.IGNORECASE
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    """Whether ``question`` asks for a quantity ("How long ...?", "What chunk size ...?", "When did ...?")."""
+    return bool(QUANTITY_QUESTION.search(question))
+
+
+def states_quantity(sentence: str) -> bool:
+    """Whether ``sentence`` states a number (digits or a number word), reference markers and section,
+    figure and table numbers aside."""
+    return bool(NUMBER.search(POINTERS.sub(" ", sentence)))
