@@ -54,7 +54,7 @@ class Candidate:
     """A retrieved sentence that could answer: where it is, the sentence before it (the judge reads it
     for context), its closeness to the question (the bi-encoder's score; for a question the judge cannot
     read, its term coverage), the judge's verdict once judged, and ``rank``, what candidates are ordered
-    and gated by (``ranked_score``)."""
+    by (``ranked_score``)."""
 
     hit: Hit
     start: int
@@ -142,23 +142,20 @@ ANSWERABLE_CONTEXT = 3
 # threshold keeps 95% of answerable held-out training questions) abstained on only 10% of XQuAD questions
 # whose paragraph was removed, against 70% for this gate; together they abstain when either says so.
 MIN_CLOSENESS = 0.60
-# What the lexical signals add to the judge's answer score when candidates are ranked and gated: the share
-# of the question's weighted terms the sentence holds, and a quantity stated where one is asked for; and
-# the least rank that answers. Chosen on benchmarks/data/real_docs_dev (40 questions over papers and
-# manuals outside the evaluation set) by answers right, abstaining on at most 8% of its answerable
-# questions (benchmarks/answer_rank_choose.py): 14 -> 17 of 40. Coverage and a stricter gate earned
-# nothing within that bound: a gate that caught the 10 unanswerable questions also abstained on 17 of the
-# 30 answerable ones.
-COVERAGE_WEIGHT = 0.0
+# What a stated quantity adds to the judge's answer score when the question asks for one: on papers and
+# manuals the judge often prefers a sentence restating the question ("Chunk size is one of the key design
+# parameters.") to the one holding the number asked for. Chosen on benchmarks/data/real_docs_dev (40
+# questions over papers and manuals outside the evaluation set) by answers right: 14 -> 17 of 40
+# (benchmarks/answer_rank_choose.py). Adding the question's term coverage, or abstaining below a least
+# score, earned nothing there without abstaining on far more answerable questions (a gate that caught the
+# 10 unanswerable ones also abstained on 17 of the 30 answerable ones).
 QUANTITY_WEIGHT = 0.1
-MIN_ANSWER_RANK = 0.0
 
 
-def ranked_score(answer_score: float, coverage: float, quantity_match: bool) -> float:
-    """A candidate's rank: the judge's answer probability, plus ``COVERAGE_WEIGHT`` x its coverage of the
-    question's weighted terms, plus ``QUANTITY_WEIGHT`` when the question asks for a quantity and the
-    sentence states one."""
-    return answer_score + COVERAGE_WEIGHT * coverage + QUANTITY_WEIGHT * quantity_match
+def ranked_score(answer_score: float, quantity_match: bool) -> float:
+    """A candidate's rank: the judge's answer probability, plus ``QUANTITY_WEIGHT`` when the question
+    asks for a quantity and the sentence states one."""
+    return answer_score + QUANTITY_WEIGHT * quantity_match
 
 
 @dataclass
@@ -203,32 +200,29 @@ def judged(
     question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
 ) -> Judged:
     """The candidate sentences of the hits judged for ``question``: by the judge (the bi-encoder's
-    shortlist, ordered by ``ranked_score``; answerable when some sentence is close to the question, the
-    best one ranks at least ``MIN_ANSWER_RANK`` and the answerable head says the best of them answer it),
-    or by terms when the judge cannot read it."""
+    shortlist, ordered by ``ranked_score``; answerable when some sentence is close to the question and
+    the answerable head says the best of them answer it), or by terms when the judge cannot read it."""
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
     candidates = shortlist(question, candidates, judge, JUDGED_SENTENCES)
     if not candidates:
         return Judged([], False, lambda p: judge.says("answer", p))
-    texts, previous = [c.text for c in candidates], [c.previous for c in candidates]
-    judgments = judge.answers(question, texts, previous, [c.score for c in candidates])
-    coverages = lexical.coverages(
-        question, texts, previous, store.bm25_document_frequency, max(len(store), 1)
+    judgments = judge.answers(
+        question,
+        [c.text for c in candidates],
+        [c.previous for c in candidates],
+        [c.score for c in candidates],
     )
     quantity = lexical.asks_for_quantity(question)
-    for candidate, judgment, coverage in zip(candidates, judgments, coverages, strict=True):
+    for candidate, judgment in zip(candidates, judgments, strict=True):
         candidate.judgment = judgment
-        quantity_match = quantity and lexical.states_quantity(candidate.text)
-        candidate.rank = ranked_score(judgment.score, coverage, quantity_match)
+        candidate.rank = ranked_score(judgment.score, quantity and lexical.states_quantity(candidate.text))
     ranked = sorted(candidates, key=lambda c: -c.rank)
     best = sorted(ranked[:ANSWERABLE_CONTEXT], key=lambda c: (c.hit.source_id, c.start))
     closest = max(c.score for c in best)
-    answerable = (
-        ranked[0].rank >= MIN_ANSWER_RANK
-        and max(c.score for c in ranked) >= MIN_CLOSENESS
-        and judge.says("answerable", judge.answerable(question, [c.text for c in best], closest))
+    answerable = max(c.score for c in ranked) >= MIN_CLOSENESS and judge.says(
+        "answerable", judge.answerable(question, [c.text for c in best], closest)
     )
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 

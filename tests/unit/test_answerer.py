@@ -52,6 +52,6 @@ def test_reference_markers_and_section_numbers_are_not_quantities() -> None:
 
 
 def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> None:
-    plain = ranked_score(0.5, 0.4, quantity_match=False)
-    assert ranked_score(0.5, 0.4, quantity_match=True) == plain + QUANTITY_WEIGHT
-    assert ranked_score(0.6, 0.4, quantity_match=False) > plain
+    plain = ranked_score(0.5, quantity_match=False)
+    assert ranked_score(0.5, quantity_match=True) == plain + QUANTITY_WEIGHT
+    assert ranked_score(0.6, quantity_match=False) > plain

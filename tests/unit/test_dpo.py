@@ -94,6 +94,20 @@ def test_pairs_come_only_from_questions_with_both_kinds_of_drafts() -> None:
     assert pair["prompt"][0]["role"] == "system" and "opera singer" in pair["prompt"][1]["content"]
 
 
+def test_a_rejected_greedy_draft_gets_more_samples_until_one_is_accepted() -> None:
+    wrong, right = "Holmes was an opera singer [1].", "Irene Adler was an opera singer [1]."
+    model = ScriptedModel([wrong, wrong, "Watson was an opera singer [1].", right, right])
+    records, counts = draft_pairs(model, [ANSWERABLE], WordVerifier(), samples=2, rescue=5)
+    assert model.temperatures == [0.0, 0.9, 0.9, 0.9]  # stopped at the first accepted sample
+    assert counts["drafts"] == 3 and counts["greedy_rejected_pairs"] == 1
+    assert records[0]["rejected"][0]["content"] == wrong and records[0]["meta"]["greedy_rejected"]
+    assert records[0]["chosen"][0]["content"] == right
+    # An accepted greedy draft needs no rescue: only the usual samples are drawn.
+    model = ScriptedModel([right, wrong, wrong])
+    draft_pairs(model, [ANSWERABLE], WordVerifier(), samples=2, rescue=5)
+    assert model.temperatures == [0.0, 0.9]
+
+
 def test_bad_pair_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_pairs(tmp_path / "missing.jsonl")

@@ -12,9 +12,8 @@ enough of them, the documents do not answer.
 ``ANSWER_COVERAGE`` was chosen on the train split of the iApp Thai Wikipedia QA set
 (``benchmarks/lexical_gate_choose.py``; never on XQuAD, our evaluation set).
 
-For English questions the judge reads, coverage and the quantity match are added to its answer score
-(``answerer.ranked_score``): on papers and manuals the judge often prefers a sentence that restates the
-question ("Chunk size is one of the key design parameters.") to the one holding the number asked for.
+For English questions the judge reads, the quantity match is added to its answer score
+(``answerer.ranked_score``).
 """
 
 from __future__ import annotations

@@ -300,6 +300,12 @@ def train_dpo(
     name: Annotated[str, typer.Option("--name", help="Name (directory) of the new adapter.")] = "answer-dpo",
     questions: Annotated[int, typer.Option(help="Training questions to draft answers for.")] = 450,
     samples: Annotated[int, typer.Option(help="Drafts per question: one greedy, the rest sampled.")] = 3,
+    rescue: Annotated[
+        int,
+        typer.Option(
+            help="More samples, until one is accepted, for a question whose drafts are all rejected."
+        ),
+    ] = 6,
     temperature: Annotated[float, typer.Option(help="Temperature of the sampled drafts.")] = 0.9,
     held_out: Annotated[float, typer.Option(help="Share of paragraphs held out (as for the SFT).")] = 0.25,
     beta: Annotated[float, typer.Option(help="DPO beta (how far from the starting adapter).")] = 0.1,
@@ -325,7 +331,18 @@ def train_dpo(
         if not adapter.is_dir():
             raise _fail(f"adapter folder does not exist: {adapter}")
         counts = _draft_pairs(
-            adapter, squad, base, pairs, questions, samples, temperature, held_out, max_length, seed, quiet
+            adapter,
+            squad,
+            base,
+            pairs,
+            questions,
+            samples,
+            rescue,
+            temperature,
+            held_out,
+            max_length,
+            seed,
+            quiet,
         )
         print(json.dumps(counts))
     cfg = DpoTrainConfig(
@@ -354,6 +371,7 @@ def _draft_pairs(
     pairs: Path,
     questions: int,
     samples: int,
+    rescue: int,
     temperature: float,
     held_out: float,
     max_length: int,
@@ -384,6 +402,7 @@ def _draft_pairs(
             items,
             Verifier(judge_at()),
             samples=samples,
+            rescue=rescue,
             temperature=temperature,
             seed=seed,
             progress=lambda done, n_pairs: bar.update(task, completed=done, description=f"{n_pairs} pairs"),

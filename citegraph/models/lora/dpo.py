@@ -1,12 +1,13 @@
 """Preference tuning of an answer adapter from the verifier's verdicts: DPO with trl, on CPU.
 
 1. :func:`draft_pairs`: the adapter drafts answers to questions of its own training split (one greedy draft
-   and ``samples - 1`` sampled ones), and each draft gets a verdict: **accepted** when the Verifier finds
-   every sentence supported by the source it cites, or when it abstains ("The documents do not say.") on a
-   question whose sources hold no answer; **rejected** when a sentence is unsupported, when it abstains
-   although a source answers, or when it answers a question its sources do not answer. A question with both
-   kinds of drafts gives (prompt, accepted, rejected) pairs; a question the adapter always gets right, or
-   always wrong, teaches nothing about the difference and gives none.
+   and ``samples - 1`` sampled ones; when the greedy draft and those samples are all rejected, up to
+   ``rescue`` more samples until one is accepted), and each draft gets a verdict: **accepted** when the
+   Verifier finds every sentence supported by the source it cites, or when it abstains ("The documents do
+   not say.") on a question whose sources hold no answer; **rejected** when a sentence is unsupported, when
+   it abstains although a source answers, or when it answers a question its sources do not answer. A
+   question with both kinds of drafts gives (prompt, accepted, rejected) pairs; a question the adapter
+   always gets right, or always wrong, teaches nothing about the difference and gives none.
 2. :func:`train_dpo`: trl's ``DPOTrainer`` continues the adapter on the pairs against a frozen copy of
    itself (the reference; trl adds it as a second adapter, so the base is loaded once) and saves the new
    adapter beside a summary and the trainer's log.
@@ -62,14 +63,37 @@ def verdict(reply: str, item: QAItem, verifier: Any) -> tuple[bool, str]:
     return check.verified, "verified" if check.verified else "a sentence is not supported by its source"
 
 
-def drafts_of(chat_model: Any, item: QAItem, samples: int, temperature: float, seed: int) -> list[str]:
-    """The distinct drafts of ``item``: greedy first, then ``samples - 1`` sampled at ``temperature``."""
+def judged_drafts(
+    chat_model: Any,
+    item: QAItem,
+    verifier: Any,
+    samples: int,
+    temperature: float,
+    seed: int,
+    rescue: int = 0,
+) -> tuple[str, list[tuple[str, bool, str]]]:
+    """The greedy draft of ``item``, and its distinct drafts with their verdicts: greedy first, then
+    ``samples - 1`` sampled at ``temperature``; when the greedy draft is rejected and no sample is
+    accepted, up to ``rescue`` more samples until one is. Those rescued pairs are the ones that change what
+    the adapter writes: a pair whose rejected draft greedy decoding never produces moves little of what
+    users see."""
     messages = item.messages()
-    replies = [str(chat_model.invoke(messages, temperature=0.0).content)]
-    for k in range(1, samples):
-        reply = chat_model.invoke(messages, temperature=temperature, seed=seed + k)
-        replies.append(str(reply.content))
-    return list(dict.fromkeys(" ".join(r.split()) for r in replies if r.strip()))
+    judged: dict[str, tuple[bool, str]] = {}
+
+    def draft(temperature: float, seed: int | None = None) -> str:
+        extra = {} if seed is None else {"seed": seed}
+        text = " ".join(str(chat_model.invoke(messages, temperature=temperature, **extra).content).split())
+        if text and text not in judged:
+            judged[text] = verdict(text, item, verifier)
+        return text
+
+    greedy = draft(0.0)
+    greedy_accepted = judged.get(greedy, (False, ""))[0]
+    for k in range(1, samples + rescue):
+        if k >= samples and (greedy_accepted or any(ok for ok, _ in judged.values())):
+            break
+        draft(temperature, seed + k)
+    return greedy, [(text, ok, why) for text, (ok, why) in judged.items()]
 
 
 def draft_pairs(
@@ -81,14 +105,24 @@ def draft_pairs(
     pairs_per_question: int = 2,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    rescue: int = 0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(preference records in trl's conversational format, counts of what the drafts were)."""
+    """(preference records in trl's conversational format, counts of what the drafts were). Each record's
+    ``meta`` says whether its rejected draft is the greedy one (``greedy_rejected``)."""
     records: list[dict[str, Any]] = []
-    counts = {"questions": 0, "drafts": 0, "accepted": 0, "rejected": 0, "mixed_questions": 0}
+    counts = {
+        "questions": 0,
+        "drafts": 0,
+        "accepted": 0,
+        "rejected": 0,
+        "mixed_questions": 0,
+        "greedy_rejected_pairs": 0,
+    }
     reasons: dict[str, int] = {}
     for number, item in enumerate(items):
-        drafts = drafts_of(chat_model, item, samples, temperature, seed + 1000 * number)
-        judged = [(draft, *verdict(draft, item, verifier)) for draft in drafts]
+        greedy, judged = judged_drafts(
+            chat_model, item, verifier, samples, temperature, seed + 1000 * number, rescue
+        )
         accepted = [d for d, ok, _ in judged if ok]
         rejected = [d for d, ok, _ in judged if not ok]
         for *_, why in judged:
@@ -106,9 +140,14 @@ def draft_pairs(
                         "prompt": prompt,
                         "chosen": [{"role": "assistant", "content": accepted[k % len(accepted)]}],
                         "rejected": [{"role": "assistant", "content": bad}],
-                        "meta": {"question": item.question, "answerable": item.answerable},
+                        "meta": {
+                            "question": item.question,
+                            "answerable": item.answerable,
+                            "greedy_rejected": bad == greedy,
+                        },
                     }
                 )
+                counts["greedy_rejected_pairs"] += bad == greedy
         if progress is not None:
             progress(number + 1, len(records))
     return records, {**counts, "pairs": len(records), "verdicts": reasons}
