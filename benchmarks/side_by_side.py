@@ -108,7 +108,11 @@ def main() -> None:
     save(
         {
             "command": " ".join(args.command[1:] if args.command[:1] == ["--"] else args.command),
-            "baseline_commit": args.baseline,
+            # The commit itself, not a name that moves ("HEAD", a branch).
+            "baseline_commit": subprocess.run(
+                ["git", "rev-parse", "--short", args.baseline], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+            or args.baseline,
             "rounds": args.rounds,
             "baseline": runs["baseline"],
             "current": runs["current"],
