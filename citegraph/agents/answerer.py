@@ -143,12 +143,14 @@ ANSWERABLE_CONTEXT = 3
 # whose paragraph was removed, against 70% for this gate; together they abstain when either says so.
 MIN_CLOSENESS = 0.60
 # What a stated quantity adds to the judge's answer score when the question asks for one: on papers and
-# manuals the judge often prefers a sentence restating the question ("Chunk size is one of the key design
-# parameters.") to the one holding the number asked for. Chosen on benchmarks/data/real_docs_dev (40
-# questions over papers and manuals outside the evaluation set) by answers right: 14 -> 17 of 40
-# (benchmarks/answer_rank_choose.py). Adding the question's term coverage, or abstaining below a least
-# score, earned nothing there without abstaining on far more answerable questions (a gate that caught the
-# 10 unanswerable ones also abstained on 17 of the 30 answerable ones).
+# manuals the judge often prefers a sentence restating the question ("After a file is deleted, GFS does not
+# immediately reclaim the available physical storage.") to the one holding the number asked for ("three
+# days"). "one" counts as a number, so "one of the ..." gets the bonus too (it did when the weight was
+# chosen). Chosen on benchmarks/data/real_docs_dev (40 questions over papers and manuals outside the
+# evaluation set) by answers right: 14 -> 17 of 40 (benchmarks/answer_rank_choose.py). Adding the question's
+# term coverage, or abstaining below a least score, earned nothing there without abstaining on far more
+# answerable questions (a gate that caught the 10 unanswerable ones also abstained on 17 of the 30
+# answerable ones).
 QUANTITY_WEIGHT = 0.1
 
 
