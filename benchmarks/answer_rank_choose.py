@@ -33,28 +33,28 @@ QUANTITY_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 class CachedJudge:
-    """The judge with its scoring calls memoized, so a grid point costs no model pass."""
+    """The judge with its scoring calls memoized (keyed by their arguments as tuples), so a grid point
+    costs no model pass."""
 
     def __init__(self, judge: Any) -> None:
         self._judge = judge
-        self.answers = functools.cache(lambda q, s, p, c: judge.answers(q, list(s), list(p), list(c)))
-        self.answerable = functools.cache(lambda q, s, c=None: judge.answerable(q, list(s), c))
+        self._answers = functools.cache(lambda q, s, p, c: judge.answers(q, list(s), list(p), list(c)))
+        self._answerable = functools.cache(lambda q, s, c: judge.answerable(q, list(s), c))
         self._closeness = functools.cache(lambda a, b: judge.closeness(list(a), list(b)))
+
+    def answers(
+        self, question: str, sentences: list[str], previous: list[str], closeness: list[float]
+    ) -> list:
+        return self._answers(question, tuple(sentences), tuple(previous), tuple(closeness))
+
+    def answerable(self, question: str, sentences: list[str], closeness: float | None = None) -> float:
+        return self._answerable(question, tuple(sentences), closeness)
 
     def closeness(self, first: list[str], second: list[str]) -> Any:
         return self._closeness(tuple(first), tuple(second))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._judge, name)
-
-
-def freeze(method: Any) -> Any:
-    """``method`` taking its sequence arguments as tuples (what the cache can key on)."""
-
-    def call(question: str, *args: Any) -> Any:
-        return method(question, *(tuple(a) if isinstance(a, list) else a for a in args))
-
-    return call
 
 
 def main() -> None:
@@ -87,7 +87,6 @@ def main() -> None:
         context = RagContext(strategy="extract", store_dir=str(store_dir))
         store = pipeline_for(context).store
         judge = CachedJudge(judge_for(context))
-        judge.answers, judge.answerable = freeze(judge.answers), freeze(judge.answerable)
         asked = []
         for item in questions:  # retrieval once per question: the grid changes only the answer step
             state = graph.invoke({"question": item["question"]}, context=context)
