@@ -15,10 +15,7 @@ weight and a least score to answer: ``benchmarks/results/answer_rank_choose_full
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.*
 
 from benchmarks.common import machine, save
-from benchmarks.real_docs import answered_right
+from benchmarks.real_docs import answered_right, ingest, question_set_arguments
 
 QUANTITY_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -58,14 +55,7 @@ class CachedJudge:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--docs", type=Path, nargs="+", required=True, help="Files and folders to ingest.")
-    parser.add_argument("--questions", type=Path, required=True)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    questions = json.loads(args.questions.read_text(encoding="utf-8"))
+    args, questions = question_set_arguments(__doc__)
 
     from citegraph.agents import answerer
     from citegraph.context import RagContext
@@ -74,16 +64,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="citegraph-rank-choose-") as scratch:
         store_dir = Path(scratch) / "store"
-        ingest = [
-            sys.executable,
-            "-m",
-            "citegraph.cli",
-            "ingest",
-            *map(str, args.docs),
-            "--store",
-            str(store_dir),
-        ]
-        subprocess.run(ingest, check=True, capture_output=True)
+        ingest(args.docs, store_dir)
         context = RagContext(strategy="extract", store_dir=str(store_dir))
         store = pipeline_for(context).store
         judge = CachedJudge(judge_for(context))

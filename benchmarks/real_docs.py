@@ -47,31 +47,34 @@ def answered_right(item: dict, answer: dict) -> bool:
     return not answer["abstained"] and any(squeeze(a) in said for a in item["answers"])
 
 
-def main() -> None:
+def question_set_arguments(description: str) -> tuple[argparse.Namespace, list[dict]]:
+    """The arguments of a script over a real-document question set (``--docs``, ``--questions``,
+    ``--json``) and the questions it names."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--docs", type=Path, nargs="+", required=True, help="Files and folders to ingest.")
     parser.add_argument("--questions", type=Path, required=True)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    questions = json.loads(args.questions.read_text(encoding="utf-8"))
+    return args, json.loads(args.questions.read_text(encoding="utf-8"))
+
+
+def ingest(docs: list[Path], store: Path) -> None:
+    """Ingest ``docs`` into a fresh ``store`` with the CLI, as a user would."""
+    command = [sys.executable, "-m", "citegraph.cli", "ingest", *map(str, docs), "--store", str(store)]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def main() -> None:
+    args, questions = question_set_arguments(__doc__)
 
     from citegraph.context import RagContext
     from citegraph.graphs.rag import graph
 
     with tempfile.TemporaryDirectory(prefix="citegraph-real-docs-") as scratch:
         store = Path(scratch) / "store"
-        ingest = [
-            sys.executable,
-            "-m",
-            "citegraph.cli",
-            "ingest",
-            *map(str, args.docs),
-            "--store",
-            str(store),
-        ]
-        subprocess.run(ingest, check=True, capture_output=True)
+        ingest(args.docs, store)
         context = RagContext(strategy="extract", store_dir=str(store))
         graph.invoke({"question": questions[0]["question"]}, context=context)  # warm-up
         rows, latencies = [], []
