@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,15 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
 
 from benchmarks.common import machine, save
-from benchmarks.real_docs import squeeze
+from benchmarks.real_docs import ingest, squeeze
 
 DEMO = Path(__file__).resolve().parent.parent / "citegraph" / "demo_corpus"
-
-
-def ingest(files: list[Path], store: Path) -> None:
-    """Ingest ``files`` into a new store through the CLI (the path a user takes)."""
-    command = [sys.executable, "-m", "citegraph.cli", "ingest", *map(str, files), "--store", str(store)]
-    subprocess.run(command, check=True, capture_output=True)
 
 
 def run_conversation(threads: Any, graph: Any, context: Any, conversation: dict[str, Any]) -> list[dict]:
