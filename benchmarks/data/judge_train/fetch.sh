@@ -19,6 +19,8 @@
 # Only the files named in manifest.tsv are written (existing ones overwritten); nothing is deleted.
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/../fetch_file.sh"
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TARGET=${1:-/tmp/judge_train}
 MANIFEST=${MANIFEST:-$HERE/manifest.tsv}
@@ -40,22 +42,10 @@ written=0
 # manifest.tsv: repository variable, commit, path in the repository, file under TARGET, sha256 (tab-separated)
 while IFS=$'\t' read -r var commit path name sha; do
   [[ -z $var || $var == \#* ]] && continue
-  gitdir=${!var}
-  if ! git --git-dir="$gitdir" cat-file -e "$commit:$path" 2>/dev/null; then
-    echo "missing: $path at $commit in $gitdir (fetch that repository first, or set $var)" >&2
+  if ! fetch_file "${!var}" "$commit" "$path" "$TARGET/$name" "$sha" "fetch that repository first, or set $var"; then
     failed=1
     continue
   fi
-  mkdir -p "$(dirname "$TARGET/$name")"
-  git --git-dir="$gitdir" show "$commit:$path" >"$TARGET/$name.part"
-  got=$(sha256sum "$TARGET/$name.part" | cut -d' ' -f1)
-  if [[ $got != "$sha" ]]; then
-    echo "checksum mismatch: $name ($got, expected $sha)" >&2
-    rm -f "$TARGET/$name.part"
-    failed=1
-    continue
-  fi
-  mv "$TARGET/$name.part" "$TARGET/$name"
   written=$((written + 1))
 done <"$MANIFEST"
 echo "$written files written under $TARGET"

@@ -13,6 +13,8 @@
 # Only the files named below are written (existing ones overwritten); nothing is deleted.
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/../fetch_file.sh"
+
 TARGET=${1:-/tmp/realdocs}
 MIRRORS=${MIRRORS:-/work/.mirror}
 PAPERS_GIT=${PAPERS_GIT:-$MIRRORS/Nori-onigiri+Distrubted-Paper/repo}
@@ -50,20 +52,10 @@ mkdir -p "$TARGET/httpx_docs"
 failed=0
 for entry in "${FILES[@]}"; do
   read -r gitdir commit path name sha <<<"$entry"
-  if ! git --git-dir="$gitdir" cat-file -e "$commit:$path" 2>/dev/null; then
-    echo "missing: $path at $commit in $gitdir (fetch that repository first)" >&2
+  if fetch_file "$gitdir" "$commit" "$path" "$TARGET/$name" "$sha"; then
+    echo "ok $name"
+  else
     failed=1
-    continue
   fi
-  git --git-dir="$gitdir" show "$commit:$path" >"$TARGET/$name.part"
-  got=$(sha256sum "$TARGET/$name.part" | cut -d' ' -f1)
-  if [[ $got != "$sha" ]]; then
-    echo "checksum mismatch: $name ($got, expected $sha)" >&2
-    rm -f "$TARGET/$name.part"
-    failed=1
-    continue
-  fi
-  mv "$TARGET/$name.part" "$TARGET/$name"
-  echo "ok $name"
 done
 exit $failed
