@@ -593,7 +593,7 @@ class LLMPlanner:
             clause_steps, why = self._tuned(clause, history)
             if clause_steps is None:
                 return None, why
-            steps += [_shifted(step, len(steps)) for step in clause_steps]
+            steps += [shifted_step(step, len(steps)) for step in clause_steps]
         if len(steps) > self.max_steps:
             return None, f"the plan has {len(steps)} steps (at most {self.max_steps})"
         return steps, ""
@@ -642,7 +642,7 @@ class LLMPlanner:
 _STEP_REFERENCE = re.compile(r"\$step(\d+)")
 
 
-def _shifted(step: Step, offset: int) -> Step:
+def shifted_step(step: Step, offset: int) -> Step:
     """``step`` with each ``$stepN`` in its string arguments pointing ``offset`` steps further on."""
 
     def shift(value: Any) -> Any:

@@ -66,6 +66,33 @@ def test_step_references_point_to_an_earlier_step_that_gives_a_year():
                 assert int(n) <= position and item.steps[int(n) - 1][0] in {"current_date", "cited_answer"}
 
 
+def test_clauses_of_multi_step_requests_are_cut_as_the_planner_cuts_them_with_their_own_plans():
+    from citegraph.agents.planner import split_request
+
+    items, _ = plan_data.split_items(400, 0)
+    clauses = plan_data.clause_items(items)
+    multi = [i for i in items if i.kind == "multi"]
+    assert clauses and len(clauses) <= 3 * len(multi)
+    plan_data.check_items(clauses, REGISTRY)
+    assert not {c.request for c in clauses} & {i.request for i in items}  # nothing twice
+    for item in multi:
+        cut = split_request(item.request)
+        # Each part's plan, its references renumbered from $step1, joins back into the whole request's plan.
+        rejoined = [step for _, steps in item.parts for step in steps]
+        assert [tool for tool, _ in rejoined] == item.tools
+        if len(cut) == len(item.parts):
+            by_clause = {c.request: c for c in clauses}
+            for clause, (_, steps) in zip(cut, item.parts, strict=True):
+                if clause in by_clause:
+                    assert by_clause[clause].steps == steps and by_clause[clause].kind == "clause"
+    for clause in clauses:
+        for position, (_tool, args) in enumerate(clause.steps):
+            for n in re.findall(r"\$step(\d+)", args.get("expression", "")):
+                assert 1 <= int(n) <= position
+    # A joiner word stays in the clause the planner sees; the question it asks is the clause without it.
+    assert any(c.request.split()[0].lower() in {"also,", "also", "plus", "and"} for c in clauses)
+
+
 def test_records_use_the_tuned_prompt_and_follow_ups_resolve_the_pronoun():
     items, _ = plan_data.split_items(200, 0)
     brief = tool_brief(REGISTRY)
@@ -193,7 +220,9 @@ def test_one_command_trains_a_marked_planner_adapter_that_the_planner_uses(base_
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 3
-    assert len((run / "plan_train.jsonl").read_text().splitlines()) == 40
+    rows = [json.loads(line) for line in (run / "plan_train.jsonl").read_text().splitlines()]
+    kinds = [row["meta"]["kind"] for row in rows]
+    assert len(kinds) - kinds.count("clause") == 40 and "clause" in kinds  # requests, then their clauses
     marker = json.loads((run / "planner" / "citegraph_task.json").read_text())
     assert marker["task"] == "plan" and marker["tools"] == tool_brief(REGISTRY)
 

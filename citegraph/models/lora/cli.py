@@ -195,7 +195,10 @@ def train_lora_plan_data(
         Path | None,
         typer.Option("--held-out-out", help="Also write the held-out split (routing-set rows) here."),
     ] = None,
-    examples: Annotated[int, typer.Option(help="Training examples to synthesize.")] = 900,
+    examples: Annotated[
+        int,
+        typer.Option(help="Training requests to synthesize (the clauses of the multi-step ones are added)."),
+    ] = 900,
     held_out: Annotated[int, typer.Option(help="Held-out requests to synthesize.")] = 150,
     seed: Annotated[int, typer.Option(help="Seed of the training split.")] = 0,
     held_out_seed: Annotated[int, typer.Option(help="Seed of the held-out split (another bank too).")] = 1,
@@ -210,13 +213,15 @@ def _write_plan_data(
 ) -> dict[str, int]:
     from citegraph.agents.planner import tool_brief
     from citegraph.models.lora.data import write_jsonl
-    from citegraph.models.lora.plan_data import check_items, split_items
+    from citegraph.models.lora.plan_data import check_items, clause_items, split_items
     from citegraph.tools import REGISTRY
 
     train, held = split_items(examples, held_out, seed, held_out_seed)
-    check_items([*train, *held], REGISTRY)
+    clauses = clause_items(train)
+    check_items([*train, *clauses, *held], REGISTRY)
     brief = tool_brief(REGISTRY)
-    counts = {"train": write_jsonl((item.record(brief) for item in train), out)}
+    counts = {"train": write_jsonl((item.record(brief) for item in [*train, *clauses]), out)}
+    counts["of_which_clauses"] = len(clauses)
     if held_out_out is not None:
         counts["held_out"] = write_jsonl((item.eval_row(n) for n, item in enumerate(held, 1)), held_out_out)
     return counts
@@ -228,7 +233,10 @@ def train_lora_planner(
         "smollm2"
     ),
     adapter: Annotated[str, typer.Option("--adapter", help="Adapter name (its directory name).")] = "planner",
-    examples: Annotated[int, typer.Option(help="Training examples to synthesize.")] = 900,
+    examples: Annotated[
+        int,
+        typer.Option(help="Training requests to synthesize (the clauses of the multi-step ones are added)."),
+    ] = 900,
     seed: int = 0,
     r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     alpha: Annotated[int, typer.Option(help="LoRA alpha (scale = alpha / r).")] = 32,

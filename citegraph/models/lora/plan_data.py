@@ -6,7 +6,8 @@ only real tools and their required arguments (checked against the tool's own arg
 
 Two banks of templates and vocabularies, written for this module and kept apart on purpose:
 
-* ``TRAIN_BANK`` makes the training split (tuned on);
+* ``TRAIN_BANK`` makes the training split (tuned on), plus the clauses of its multi-step requests as the
+  planner cuts them (``clause_items``), since the planner asks the adapter for one clause at a time;
 * ``HELD_OUT_BANK`` makes the held-out split: other sentence templates, other people, places, files and
   topics, another seed. It is scored, never tuned on, so a good figure on it means the adapter learned the
   routing conventions rather than the training sentences.
@@ -43,6 +44,8 @@ class PlanItem:
     steps: Steps
     kind: str
     history: tuple[str, ...] = ()
+    # A multi-step request's parts, each as written in it with its own plan (``$step1`` is its first step).
+    parts: tuple[tuple[str, Steps], ...] = ()
 
     @property
     def tools(self) -> list[str]:
@@ -794,23 +797,36 @@ def _as_written(steps: Steps, original: str, written: str) -> Steps:
     )
 
 
+def _from_first_step(steps: Steps, offset: int) -> Steps:
+    """A part's ``steps``, made at ``offset`` inside a longer plan, as a plan of their own."""
+    from citegraph.agents.planner import shifted_step
+    from citegraph.state import Step
+
+    shifted = (shifted_step(Step(tool=tool, args=args), -offset) for tool, args in steps)
+    return tuple((step["tool"], step["args"]) for step in shifted)
+
+
 def _multi(rng: random.Random, bank: Bank) -> PlanItem:
     if rng.random() < 0.15:  # small talk around a real request plans only the request
         text, steps = _question(rng, bank, 0) if rng.random() < 0.6 else _arithmetic(rng, bank, 0)
-        return PlanItem(f"{rng.choice(bank.chats)} {text}", steps, "multi")
+        chat = rng.choice(bank.chats)
+        return PlanItem(f"{chat} {text}", steps, "multi", parts=((chat, ()), (text, steps)))
     if rng.random() < 0.2:  # three requests in a row, each its own sentence: every one is planned
-        texts, steps = [], ()
+        texts, steps, parts = [], (), []
         for clause in rng.sample(_PARTS, 3):
             text, clause_steps = clause(rng, bank, len(steps))
+            parts.append((text, _from_first_step(clause_steps, len(steps))))
             texts.append(text)
             steps += clause_steps
-        return PlanItem(" ".join(texts), steps, "multi")
+        return PlanItem(" ".join(texts), steps, "multi", parts=tuple(parts))
     first_clause, second_clause = rng.sample(_PARTS, 2)
     first, first_steps = first_clause(rng, bank, 0)
     second, second_steps = second_clause(rng, bank, len(first_steps))
     request, first_written, second_written = _join(rng, bank, first, second)
-    steps = _as_written(first_steps, first, first_written) + _as_written(second_steps, second, second_written)
-    return PlanItem(request, steps, "multi")
+    first_steps = _as_written(first_steps, first, first_written)
+    second_steps = _as_written(second_steps, second, second_written)
+    parts = ((first_written, first_steps), (second_written, _from_first_step(second_steps, len(first_steps))))
+    return PlanItem(request, first_steps + second_steps, "multi", parts=parts)
 
 
 def _follow_up(rng: random.Random, bank: Bank) -> PlanItem:
@@ -871,6 +887,32 @@ def make_items(bank: Bank, n: int, seed: int) -> list[PlanItem]:
             seen.add(key)
             items.append(item)
     return items
+
+
+def clause_items(items: Sequence[PlanItem]) -> list[PlanItem]:
+    """The clauses of ``items``' multi-step requests as the planner's splitter cuts them ("Plus which date
+    is it today?"), each with its part's plan: the planner plans a compound request clause by clause, so
+    the adapter is also trained on clauses, joiner words and all. A request the splitter cuts otherwise
+    than it was made gives none (its clauses could not be matched to their plans)."""
+    from citegraph.agents.planner import split_request
+
+    def words(text: str) -> str:
+        return " ".join(text.lower().strip(" .?!,;").split())
+
+    seen = {(item.request, item.history) for item in items}
+    clauses: list[PlanItem] = []
+    for item in items:
+        cut = split_request(item.request)
+        if not item.parts or len(cut) != len(item.parts):
+            continue
+        pairs = list(zip(cut, item.parts, strict=True))
+        if not all(words(written) in words(clause) for clause, (written, _) in pairs):
+            continue
+        for clause, (_, steps) in pairs:
+            if (clause, item.history) not in seen:
+                seen.add((clause, item.history))
+                clauses.append(PlanItem(clause, steps, "clause", item.history))
+    return clauses
 
 
 def check_items(items: Sequence[PlanItem], registry: Any) -> None:
