@@ -98,8 +98,13 @@ def ensure_store(store_dir: Path) -> None:
 
 
 def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
-    """Exact tool-sequence accuracy, class accuracy and seconds per request of ``plan`` on ``items``."""
+    """Exact tool-sequence accuracy, class accuracy and seconds per request of ``plan`` on ``items``; and,
+    where an item gives its plan, whether the document names (``source`` arguments) of a rightly routed
+    plan are the plan's (case aside): routing alone does not see a misspelled file name."""
     from citegraph.agents.planner import plan_class
+
+    def sources(steps: Any) -> list[str]:
+        return [str(s["args"]["source"]).casefold() for s in steps if "source" in (s.get("args") or {})]
 
     rows, seconds = [], []
     for item in items:
@@ -107,6 +112,7 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
         steps = plan(item["request"], item.get("history", []))
         seconds.append(time.perf_counter() - started)
         tools = None if steps is None else [s["tool"] for s in steps]
+        expected_sources = sources(item.get("plan", {}).get("steps", []))
         rows.append(
             {
                 "id": item["id"],
@@ -114,6 +120,11 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
                 "planned": tools,
                 "ok": tools == item["expected"],
                 "class_ok": plan_class(tools) == plan_class(item["expected"]),
+                "sources_ok": (
+                    sources(steps) == expected_sources
+                    if expected_sources and tools == item["expected"]
+                    else None
+                ),
             }
         )
     by_kind: dict[str, list[bool]] = {}
@@ -124,9 +135,12 @@ def routing_accuracy(items: list[dict], plan: Any) -> dict[str, Any]:
         "accuracy": round(sum(r["ok"] for r in rows) / len(rows), 3),
         "class_accuracy": round(sum(r["class_ok"] for r in rows) / len(rows), 3),
         "by_kind": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())},
+        "source_arguments": "{}/{}".format(
+            sum(r["sources_ok"] is True for r in rows), sum(r["sources_ok"] is not None for r in rows)
+        ),
         "unparsed": sum(r["planned"] is None for r in rows),
         "seconds_per_request": round(statistics.mean(seconds), 3),
-        "wrong": [r for r in rows if not r["ok"]],
+        "wrong": [r for r in rows if not r["ok"] or r["sources_ok"] is False],
     }
 
 

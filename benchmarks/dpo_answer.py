@@ -9,9 +9,9 @@ Each model answers the same questions with the same prompt as ``benchmarks/lora_
 metrics: verified share, citation precision, abstention, F1, p50/p95 of one call; greedy, 64 new tokens),
 through llama.cpp (``gguf:smollm2[+adapter]``). ``--transformers-limit`` also scores the first N questions
 with the two adapters in PEFT/transformers (``lora:``), where DPO trained them, to show the gain is not an
-artefact of the runtime. ``--dev-after N`` scores training-split questions instead, from the Nth on of those
-``citegraph train dpo`` could draft from (it drafted from the first ``--questions``): a development set for
-choosing DPO settings, so that the held-out questions are scored once, for the chosen adapter.
+artefact of the runtime. ``--development`` scores the training-split questions ``citegraph train dpo``
+never drafts (``dpo.DEVELOPMENT``) instead: the set DPO settings are chosen on, so that the held-out
+questions are scored once, for the chosen adapter.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="held-out questions (llama.cpp)")
     parser.add_argument("--transformers-limit", type=int, default=0, help="of those, scored in PEFT too")
     parser.add_argument("--seed", type=int, default=0, help="the split's seed (as for the SFT)")
-    parser.add_argument("--dev-after", type=int, default=0, help="score training-split questions from here")
+    parser.add_argument(
+        "--development", action="store_true", help="score the training questions DPO never drafts"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -46,17 +48,17 @@ def main() -> None:
     from citegraph.models.llamacpp import load_gguf_chat_model
     from citegraph.models.lora import load_lora_chat_model
     from citegraph.models.lora.data import read_squad, split_paragraphs, squad_items
-    from citegraph.models.lora.dpo import draftable_items
+    from citegraph.models.lora.dpo import DEVELOPMENT, draftable_items
 
     train, held = split_paragraphs(read_squad(XQUAD), seed=args.seed)
-    if args.dev_after:
-        items = draftable_items(train, args.base, args.seed)[args.dev_after :][: args.limit]
+    if args.development:
+        items = draftable_items(train, args.base, args.seed)[DEVELOPMENT][: args.limit]
     else:
         items = squad_items(held, seed=args.seed)[: args.limit]
     verifier = Verifier(judge_at())
     split = (
-        f"xquad.en training paragraphs, draftable questions {args.dev_after}+"
-        if args.dev_after
+        f"xquad.en training paragraphs, draftable questions {DEVELOPMENT.start}-{DEVELOPMENT.stop - 1}"
+        if args.development
         else "xquad.en held-out paragraphs"
     )
     result: dict[str, Any] = {"split": split, "questions": len(items)}

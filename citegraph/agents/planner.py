@@ -64,7 +64,8 @@ _META_CHAT = re.compile(
     re.IGNORECASE,
 )
 _REMOVE = re.compile(
-    r"\b(remove|delete|forget|drop|purge|erase|unindex)\b(?!.*\b(search|find|passages?|mentions?)\b)",
+    r"\b(remove|delete|forget|drop|purge|erase|unindex|get rid of)\b"
+    r"(?!.*\b(search|find|passages?|mentions?)\b)",
     re.IGNORECASE,
 )
 _DATE = re.compile(
@@ -150,7 +151,7 @@ def _source_name(clause: str) -> str:
         return match.group(1).strip()
     text = re.sub(
         r"^.*?\b(summari[sz]e|summary of|sum up|overview of|tl;?dr( of)?|gist of|outline of|remove|delete|"
-        r"forget|drop|purge|erase|unindex)\b",
+        r"forget|drop|purge|erase|unindex|get rid of)\b",
         "",
         clause,
         flags=re.IGNORECASE,
@@ -168,6 +169,7 @@ def _source_name(clause: str) -> str:
         text,
         flags=re.IGNORECASE,
     )
+    text = re.sub(r"[\s,]+please$", "", text.strip(" ?.!,:;"), flags=re.IGNORECASE)
     return text.strip(" ?.!,:;") or clause.strip(" ?.!")
 
 
@@ -593,7 +595,8 @@ class LLMPlanner:
             clause_steps, why = self._tuned(clause, history)
             if clause_steps is None:
                 return None, why
-            steps += [shifted_step(step, len(steps)) for step in clause_steps]
+            named = [_source_as_named(step, clause, history) for step in clause_steps]
+            steps += [shifted_step(step, len(steps)) for step in named]
         if len(steps) > self.max_steps:
             return None, f"the plan has {len(steps)} steps (at most {self.max_steps})"
         return steps, ""
@@ -637,6 +640,25 @@ class LLMPlanner:
         if reply.get("parsing_error") is not None:
             return None, f"the reply was not JSON: {str(reply['parsing_error'])[:160]}"
         return validate_plan(reply.get("parsed"), self.registry)
+
+
+def _source_as_named(step: Step, clause: str, history: Sequence[str] = ()) -> Step:
+    """``step`` with its ``source`` argument spelled as the user wrote it: the clause's or an earlier
+    request's own spelling of the name (case and stray spaces the adapter changed: `` Meeting_notes.txt``;
+    a file name with words around it: ``the document notes.txt``), else the name the clause gives
+    (:func:`_source_name`). A small adapter copies file names letter by letter and misspells them
+    ("summarise raft.pdf" gave ``ratrace.pdf``); the user's words name the document. A name inside a
+    longer one (``notes.txt`` or ``meeting_notes`` in ``meeting_notes.txt``) is not the user's."""
+    source = step.get("args", {}).get("source")
+    if not isinstance(source, str):
+        return step
+    file_name = _FILE.search(source)  # "the document notes.txt" names notes.txt
+    name = file_name.group(0) if file_name else source.strip()
+    for said in (clause, *reversed(history)):
+        pattern = rf"(?<![\w./-]){re.escape(name)}(?![\w/-]|\.\w)"
+        if name and (match := re.search(pattern, said, re.IGNORECASE)):
+            return Step(tool=step["tool"], args={**step["args"], "source": match.group(0)})
+    return Step(tool=step["tool"], args={**step["args"], "source": _source_name(clause)})
 
 
 _STEP_REFERENCE = re.compile(r"\$step(\d+)")

@@ -19,7 +19,15 @@ from langchain_core.messages import AIMessage  # noqa: E402
 from citegraph.agents.prompts import Source  # noqa: E402
 from citegraph.answers import ABSTAIN_TEXT  # noqa: E402
 from citegraph.models.lora.data import QAItem, write_jsonl  # noqa: E402
-from citegraph.models.lora.dpo import DpoTrainConfig, draft_pairs, read_pairs, train_dpo, verdict  # noqa: E402
+from citegraph.models.lora.dpo import (  # noqa: E402
+    DEVELOPMENT,
+    DpoTrainConfig,
+    draft_pairs,
+    drafting_items,
+    read_pairs,
+    train_dpo,
+    verdict,
+)
 
 ANSWERABLE = QAItem(
     "Who was an opera singer?",
@@ -159,3 +167,11 @@ def test_dpo_trains_a_tiny_adapter_that_prefers_the_accepted_draft(tmp_path: Pat
     assert (tmp_path / "run" / "dpo_summary.json").is_file() and (
         tmp_path / "run" / "dpo_log.jsonl"
     ).is_file()
+
+
+def test_drafting_never_takes_the_development_questions() -> None:
+    draftable = list(range(1000))
+    assert drafting_items(draftable, 450) == draftable[:450]  # the first run's questions, unchanged
+    more = drafting_items(draftable, 700)
+    assert len(more) == 700 and not set(more) & set(draftable[DEVELOPMENT])
+    assert more[450] == DEVELOPMENT.stop  # drafting goes on after the development questions

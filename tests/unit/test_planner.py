@@ -68,6 +68,8 @@ def test_splitting_keeps_abbreviations_and_between_clauses_together() -> None:
         ("Summarize a_study_in_scarlet.txt.", [("summarize_source", {"source": "a_study_in_scarlet.txt"})]),
         ("Find passages that mention the violin.", [("search_documents", {"query": "the violin"})]),
         ("Delete notes.txt from the knowledge base", [("remove_source", {"source": "notes.txt"})]),
+        ("Get rid of the document called Lua manual, please", [("remove_source", {"source": "Lua manual"})]),
+        ("Drop the raft paper from the index", [("remove_source", {"source": "raft paper"})]),
         (
             "How many years ago was 1887?",
             [("current_date", {}), ("calculator", {"expression": "$step1.year - 1887"})],

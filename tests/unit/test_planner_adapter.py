@@ -174,6 +174,36 @@ def test_tuned_mode_plans_each_clause_and_renumbers_its_step_references():
     assert steps is None and "not an object" in why  # one clause without a plan: no plan at all
 
 
+def test_tuned_mode_takes_a_misspelled_source_name_from_the_request():
+    misspelled = {"steps": [{"tool": "summarize_source", "args": {"source": "ratrace.pdf"}}]}
+    steps, why = LLMPlanner(_fake(json.dumps(misspelled)), REGISTRY, mode="tuned").plan_with_reason(
+        "summarise raft.pdf"
+    )
+    assert why == "" and steps == [{"tool": "summarize_source", "args": {"source": "raft.pdf"}}]
+
+    as_written = {"steps": [{"tool": "summarize_source", "args": {"source": "Lua Manual"}}]}
+    steps, _ = LLMPlanner(_fake(json.dumps(as_written)), REGISTRY, mode="tuned").plan_with_reason(
+        "Give me a summary of the lua manual"
+    )
+    assert steps[0]["args"]["source"] == "lua manual"  # in the request in another case: as the user wrote it
+
+    earlier = {"steps": [{"tool": "summarize_source", "args": {"source": "notes.txt"}}]}
+    steps, _ = LLMPlanner(_fake(json.dumps(earlier)), REGISTRY, mode="tuned").plan_with_reason(
+        "Summarize it", ["What is in notes.txt?"]
+    )
+    assert steps[0]["args"]["source"] == "notes.txt"  # named in an earlier request: kept
+
+    for written, request, meant in (
+        (" Meeting_notes.txt", "Please summarize meeting_notes.txt.", "meeting_notes.txt"),
+        ("notes.txt", "Please summarize meeting_notes.txt.", "meeting_notes.txt"),
+        ("meeting_notes", "Please summarize meeting_notes.txt.", "meeting_notes.txt"),
+        ("the document meeting_notes.txt", "Delete the document meeting_notes.txt.", "meeting_notes.txt"),
+    ):
+        plan = {"steps": [{"tool": "remove_source", "args": {"source": written}}]}
+        steps, _ = LLMPlanner(_fake(json.dumps(plan)), REGISTRY, mode="tuned").plan_with_reason(request)
+        assert steps[0]["args"]["source"] == meant
+
+
 # -- training and routing at toy size ----------------------------------------------------------------------
 
 

@@ -306,7 +306,9 @@ def train_dpo(
         "smollm2"
     ),
     name: Annotated[str, typer.Option("--name", help="Name (directory) of the new adapter.")] = "answer-dpo",
-    questions: Annotated[int, typer.Option(help="Training questions to draft answers for.")] = 450,
+    questions: Annotated[
+        int, typer.Option(help="Training questions to draft answers for (never the development ones).")
+    ] = 740,
     samples: Annotated[int, typer.Option(help="Drafts per question: one greedy, the rest sampled.")] = 3,
     rescue: Annotated[
         int,
@@ -395,10 +397,10 @@ def _draft_pairs(
     from citegraph.models.judge.judge import judge_at
     from citegraph.models.llamacpp import load_gguf_chat_model
     from citegraph.models.lora.data import read_squad, split_paragraphs, write_jsonl
-    from citegraph.models.lora.dpo import ANSWER_TOKENS, draft_pairs, draftable_items
+    from citegraph.models.lora.dpo import ANSWER_TOKENS, draft_pairs, draftable_items, drafting_items
 
     train, _ = split_paragraphs(read_squad(squad), held_out, seed)
-    items = draftable_items(train, base, seed, max_length)[:questions]
+    items = drafting_items(draftable_items(train, base, seed, max_length), questions)
     try:
         model = load_gguf_chat_model(f"{base}+{adapter}", max_tokens=ANSWER_TOKENS)
     except ModelNotFoundError as error:

@@ -30,6 +30,9 @@ from citegraph.answers import says_documents_do_not_answer
 from citegraph.models.lora.data import QAItem, messages_as_dicts, squad_items
 
 ANSWER_TOKENS = 64  # new tokens of a draft: a cited answer clause or the abstention fits (as in eval)
+# Draftable training questions that are never drafted: the development set DPO settings are chosen on
+# (``benchmarks/dpo_answer.py --development``), so that the held-out questions are scored once.
+DEVELOPMENT = slice(450, 600)
 
 
 def draftable_items(paragraphs: Any, base: str, seed: int, max_length: int = 384) -> list[Any]:
@@ -50,6 +53,11 @@ def draftable_items(paragraphs: Any, base: str, seed: int, max_length: int = 384
     return [
         item for item in squad_items(paragraphs, seed) if prompt_tokens(item) <= max_length - ANSWER_TOKENS
     ]
+
+
+def drafting_items(draftable: Sequence[Any], questions: int) -> list[Any]:
+    """The first ``questions`` of the ``draftable`` training questions, skipping the development ones."""
+    return [*draftable[: DEVELOPMENT.start], *draftable[DEVELOPMENT.stop :]][:questions]
 
 
 def verdict(reply: str, item: QAItem, verifier: Any) -> tuple[bool, str]:
