@@ -654,9 +654,9 @@ def _source_as_named(step: Step, clause: str, history: Sequence[str] = ()) -> St
         return step
     file_name = _FILE.search(source)  # "the document notes.txt" names notes.txt
     name = file_name.group(0) if file_name else source.strip()
-    for said in (clause, *reversed(history)):
-        pattern = rf"(?<![\w./-]){re.escape(name)}(?![\w/-]|\.\w)"
-        if name and (match := re.search(pattern, said, re.IGNORECASE)):
+    as_said = re.compile(rf"(?<![\w./-]){re.escape(name)}(?![\w/-]|\.\w)", re.IGNORECASE)
+    for said in (clause, *reversed(history)) if name else ():
+        if match := as_said.search(said):
             return Step(tool=step["tool"], args={**step["args"], "source": match.group(0)})
     return Step(tool=step["tool"], args={**step["args"], "source": _source_name(clause)})
 
