@@ -94,13 +94,22 @@ def _is_debris(sentence: str) -> bool:
     return len(lines) >= 4 and sum(len(line) <= 2 for line in lines) > len(lines) / 2
 
 
+# Fewer words than this make a heading or a fragment, never an answer on its own.
+MIN_SENTENCE_WORDS = 4
+
+
 def _is_answer_shaped(sentence: str) -> bool:
     """Whether a sentence could answer: four words or more (Thai counted in segmented words), not a
     question itself, not an entry of a paper's reference list ("[8] GHEMAWAT, S., ..."), not the debris
     of a figure or table."""
     count = len(words(sentence)) if has_thai(sentence) else len(sentence.split())
     question = sentence.rstrip("\"'”’) ").endswith("?")
-    return count >= 4 and not question and not REFERENCE_ENTRY.match(sentence) and not _is_debris(sentence)
+    return (
+        count >= MIN_SENTENCE_WORDS
+        and not question
+        and not REFERENCE_ENTRY.match(sentence)
+        and not _is_debris(sentence)
+    )
 
 
 def _without_heading(sentence: str) -> int:
@@ -109,26 +118,60 @@ def _without_heading(sentence: str) -> int:
     return match.end() if match and len(sentence) - match.end() > 20 else 0
 
 
-def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) -> list[Candidate]:
-    """Every sentence of the hits that could answer something, in source offsets.
+# A list item of a manual or a Markdown page: a bullet or a number opening a line, then every line up to a
+# blank line, the next item or a heading.
+_ITEM_MARK = r"[ \t]*(?:[*+•‣◦-]|\d{1,2}[.)])[ \t]+"
+LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
+# A longer item is read sentence by sentence, like prose.
+MAX_ITEM_WORDS = 80
+# A sentence this short leans on the ones around it ("Defaults to 5 seconds.", "**Default:** *16777216*
+# (16 MB).").
+FRAGMENT_WORDS = 5
 
-    Overlapping chunks repeat sentences: each (source, offset) is kept once. Questions ("And what of Irene
+
+def answer_units(text: str) -> list[tuple[int, int, str]]:
+    """The spans an answer can quote, in reading order, each with the sentence before it: every sentence,
+    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to
+    5 seconds. Between requests, ...") holds its answer in a fragment that means nothing without the rest
+    of the item. The item's sentences stay candidates on their own, and an item of whole sentences is not
+    made one, because the judge scores a longer text higher whether or not it answers."""
+    sentences = sentence_spans(text)
+    before = {a: text[c:d] for (a, _), (c, d) in zip(sentences[1:], sentences, strict=False)}
+    units = [(a, b, before.get(a, "")) for a, b in sentences]
+    for match in LIST_ITEM.finditer(text):
+        i, j = match.span()
+        inside = [(a, b) for a, b in sentences if i <= a < j]
+        fragment = any(
+            len(text[a:b].split()) <= FRAGMENT_WORDS and not re.fullmatch(_ITEM_MARK, text[a:b] + " ")
+            for a, b in inside
+        )
+        if len(inside) > 1 and fragment and len(match.group().split()) <= MAX_ITEM_WORDS:
+            a = inside[0][0]
+            units.append((a, max(b for _, b in inside), before.get(a, "")))
+    return sorted(units, key=lambda unit: (unit[0], -unit[1]))
+
+
+def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Every sentence (and short list item: ``answer_units``) of the hits that could answer something,
+    in source offsets.
+
+    Overlapping chunks repeat sentences: each (source, span) is kept once. Questions ("And what of Irene
     Adler?"), headings and fragments under four words, and sentences a reviewer rejected (``exclude``:
     ``span_key``s) are never answers.
     """
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, int]] = set()
     candidates = []
     for hit in hits:
-        previous = ""
-        for a, b in sentence_spans(hit.text):
+        for a, b, previous in answer_units(hit.text):
             a += _without_heading(hit.text[a:b])  # the heading is not part of the answer
+            if mark := re.match(_ITEM_MARK, hit.text[a:b]):
+                a += mark.end()  # nor is a list item's bullet or number
             sentence = hit.text[a:b]
-            key = (hit.source_id, hit.start + a)
+            key = (hit.source_id, hit.start + a, hit.start + b)
             fit = _is_answer_shaped(sentence)
             if key not in seen and fit and span_key(hit.source, hit.start + a) not in exclude:
                 seen.add(key)
                 candidates.append(Candidate(hit, hit.start + a, hit.start + b, sentence, previous))
-            previous = sentence
     return candidates
 
 
@@ -256,7 +299,8 @@ def extractive_answer(
     picked = [best] + [
         c
         for c in ranked[1:max_sentences]
-        if verdict.answers(c.answer_score) or c.previous == best.text or c.text == best.previous
+        if (verdict.answers(c.answer_score) or c.previous == best.text or c.text == best.previous)
+        and not (c.hit.source_id == best.hit.source_id and c.start < best.end and best.start < c.end)
     ]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 

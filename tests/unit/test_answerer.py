@@ -28,7 +28,7 @@ def test_figure_and_table_debris_never_answers() -> None:
     prose = "A default partitioning function is provided that uses hashing (e.g. hash(key) mod R)."
     listed = "2) The master pings every worker periodically."
     found = candidate_sentences([hit(f"{figure}\n\n{table}\n\n{code}\n\n{prose}\n\n{listed}")])
-    assert [c.text for c in found] == [code, prose, listed]
+    assert [c.text for c in found] == [code, prose, listed.removeprefix("2) ")]  # the number is no answer
 
 
 def test_questions_asking_for_a_quantity_are_told_apart() -> None:
@@ -49,6 +49,38 @@ def test_reference_markers_and_section_numbers_are_not_quantities() -> None:
     assert lexical.states_quantity("Defaults to 5 seconds.")
     assert not lexical.states_quantity("We use the benchmark [18, 19] described in Section 3.1.")
     assert not lexical.states_quantity("Figure 2 shows the master and its chunkservers.")
+    assert not lexical.states_quantity("3. We break down the sources of column-store performance.")
+
+
+def test_a_list_item_with_a_fragment_is_a_candidate_whole_and_sentence_by_sentence() -> None:
+    option = (
+        "* Keep-Alive. Defaults to 5 seconds. Between requests, connections must receive new data "
+        "within this period or be disconnected."
+    )
+    text = f"Uvicorn provides the following timeouts:\n\n{option}\n* Max requests. Defaults to none."
+    found = [c.text for c in candidate_sentences([hit(text)])]
+    assert found == [
+        "Uvicorn provides the following timeouts:",
+        option.removeprefix("* "),  # "Defaults to 5 seconds." means nothing without "Keep-Alive."
+        "Defaults to 5 seconds.",
+        "Between requests, connections must receive new data within this period or be disconnected.",
+        "Max requests. Defaults to none.",  # alone, "Defaults to none." is too short to answer
+    ]
+    (whole,) = [c for c in candidate_sentences([hit(text)]) if c.text.startswith("Keep-Alive")]
+    assert whole.previous == "Uvicorn provides the following timeouts:"
+    assert whole.start == 100 + text.index("Keep-Alive") and whole.end == 100 + text.index("\n* Max")
+
+
+def test_a_list_item_of_whole_sentences_stays_sentences() -> None:
+    # The judge scores a longer text higher whether or not it answers: an item needs a fragment to be joined.
+    item = (
+        "3. We break down the sources of performance. Our results validate earlier claims on a new benchmark."
+    )
+    found = [c.text for c in candidate_sentences([hit(item)])]
+    assert found == [
+        "We break down the sources of performance.",
+        "Our results validate earlier claims on a new benchmark.",
+    ]
 
 
 def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> None:

@@ -99,7 +99,9 @@ NUMBER = re.compile(rf"\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
 # Numbers that point elsewhere instead of stating a quantity: reference markers ("[18, 19]") and
 # "Section 3.1", "Figure 2", "Table 4".
 POINTERS = re.compile(
-    r"\[[\d,;\s–-]+\]|\b(?:section|figure|fig\.|table|equation|eq\.|chapter|§)\s*\d[\d.]*", re.IGNORECASE
+    r"\[[\d,;\s–-]+\]|\b(?:section|figure|fig\.|table|equation|eq\.|chapter|§)\s*\d[\d.]*"
+    r"|^\s*\d{1,2}[.)]\s",  # a numbered list item's number ("3. We break down ...")
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
