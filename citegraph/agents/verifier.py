@@ -8,6 +8,8 @@ source, and some passage of the cited source(s) (one sentence, or two adjacent o
 * **support**: the judge (a cross-encoder trained here, ``citegraph train judge``) says the passage states
   the sentence; a sentence quoted verbatim from its source needs no judge.
 
+A fragment of fewer than ``MIN_CLAIM_WORDS`` words ("GFS masters [2].") is no claim and never passes.
+
 The checks are deliberately conservative: a sentence that is true but not *shown* by its source fails.
 """
 
@@ -27,6 +29,7 @@ from citegraph.ingest.chunking import sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge.judge import Judge, judge_at
 from citegraph.resources import judge_for
+from citegraph.retrieval.tokenizer import words as segmented_words
 from citegraph.state import RagState
 
 # Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word (a
@@ -51,6 +54,9 @@ _NUMBER_WORDS = {
     "eighty": "80",
     "ninety": "90",
 }
+# A claim of fewer words is a fragment, not a statement: "GFS masters [2]." occurs verbatim in any GFS
+# paper, so quoting it proves nothing, and the support head cannot tell it from a claim either.
+MIN_CLAIM_WORDS = 3
 # Capitalised words that are not names: sentence openers, pronouns, titles, months are handled as names.
 _NOT_NAMES = frozenset(
     "a an the it its he she his her him they them their there this that these those i we our you your my "
@@ -219,6 +225,8 @@ class Verifier:
             return SentenceCheck(
                 sentence, claim, markers, False, f"cites [{unknown[0]}], which is not a given source"
             )
+        if len(segmented_words(claim)) < MIN_CLAIM_WORDS:
+            return SentenceCheck(sentence, claim, markers, False, "a fragment, not a statement to check")
         claim_numbers, claim_entities = numbers(claim), entities(claim)
         agreeing: list[tuple[int, int, int]] = []  # (source n, start, end) of passages naming what it names
         disagreement: tuple[int, str] | None = None

@@ -73,6 +73,8 @@ def test_agreeing_sentences_pass_when_the_judge_says_supported(lenient: Verifier
         ("Watson is an American opera singer [2].", "does not mention 'american'"),  # wrong source
         ("Irene Adler is an American opera singer [3].", "cites [3], which is not a given source"),
         ("Irene Adler is an American opera singer.", "cites no source"),
+        ("Irene Adler [1].", "a fragment, not a statement"),  # verbatim in [1], but says nothing
+        ("Baker Street [2].", "a fragment, not a statement"),
     ],
 )
 def test_what_the_verifier_rejects_whatever_the_judge_says(
