@@ -36,7 +36,7 @@ from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
-from citegraph.models.judge.judge import AnswerJudgment, Judge
+from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge
 from citegraph.models.registry import load_chat_model
 from citegraph.resources import judge_for, pipeline_for
 from citegraph.retrieval.store import Hit, HybridStore
@@ -178,8 +178,6 @@ def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) 
 # The judge reads only the bi-encoder's best candidates: each judged sentence costs a cross-encoder pass,
 # and on SQuAD-style training data the answer sentence is nearly always among the first eight.
 JUDGED_SENTENCES = 8
-# How many of the best judged sentences the answerable head reads (what an answer would be made of).
-ANSWERABLE_CONTEXT = 3
 # The abstention gate before the judge: no candidate this close to the question means no answer (set in
 # issue 4 on a tenth of XQuAD). Kept beside the judge's answerable head, because alone that head (its
 # threshold keeps 95% of answerable held-out training questions) abstained on only 10% of XQuAD questions
@@ -264,7 +262,7 @@ def judged(
         candidate.judgment = judgment
         candidate.rank = ranked_score(judgment.score, quantity and lexical.states_quantity(candidate.text))
     ranked = sorted(candidates, key=lambda c: -c.rank)
-    best = sorted(ranked[:ANSWERABLE_CONTEXT], key=lambda c: (c.hit.source_id, c.start))
+    best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
     closest = max(c.score for c in best)
     answerable = max(c.score for c in ranked) >= MIN_CLOSENESS and judge.says(
         "answerable", judge.answerable(question, [c.text for c in best], closest)

@@ -24,6 +24,8 @@ from citegraph.retrieval.tokenizer import tokenize
 from citegraph.settings import Settings, force_offline
 
 SHIPPED_JUDGE = Path(__file__).parent / "weights"
+# How many of the best candidate sentences the answerable head reads (what an answer would be made of).
+ANSWERABLE_SENTENCES = 3
 MAX_SPAN_TOKENS = 24  # a short answer is a name, a date, a phrase: not half a sentence
 # A text with more unknown word pieces than this is in a language the judge cannot read (a Thai question
 # is nearly all [UNK]; an English one with a Thai name in it is not).
