@@ -239,26 +239,3 @@ def test_a_missing_judge_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ModelNotFoundError, match="citegraph train judge"):
         judge_at(str(tmp_path / "no-judge-here"))
-
-
-def test_other_paragraphs_of_the_article_give_negatives_that_never_hold_the_answer() -> None:
-    context = "The Kestrel bridge replaced the ford in 1850. It was designed by Agnes Thorne."
-    start = context.index("Agnes Thorne")
-    asked = QAItem("s", "Who designed the Kestrel bridge?", context, [(start, start + 12)], "Kestrel")
-    other = QAItem(
-        "s",
-        "When was the bridge repaired?",
-        "The Kestrel bridge was repaired in 1901 by the council. Agnes Thorne also built the mill.",
-        [(35, 39)],
-        "Kestrel",
-    )
-    elsewhere = QAItem("s", "What floods?", "The river floods each spring in the valley.", [(4, 9)], "River")
-    train, _ = build_examples(Collection(qa=[asked, other, elsewhere]), held_out_share=0.0)
-    negatives = {
-        head: [e.text_b for e in train if e.head == head and e.text_a == asked.question and e.label == 0]
-        for head in ("answer", "answerable")
-    }
-    assert "The Kestrel bridge was repaired in 1901 by the council." in negatives["answer"]
-    assert any(n.startswith("The Kestrel bridge was repaired") for n in negatives["answerable"])
-    assert not any("Agnes Thorne also" in n for n in negatives["answer"] + negatives["answerable"])
-    assert not any("river floods" in n for n in negatives["answer"])  # another article: no neighbour

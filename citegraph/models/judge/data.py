@@ -26,12 +26,12 @@ import html
 import json
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from citegraph.ingest.chunking import sentence_spans
-from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, answer_pair, answerable_pair, support_pair
+from citegraph.models.judge.judge import answer_pair, answerable_pair, support_pair
 from citegraph.retrieval.tokenizer import tokenize
 
 csv.field_size_limit(10_000_000)
@@ -40,14 +40,12 @@ csv.field_size_limit(10_000_000)
 @dataclass
 class QAItem:
     """An extractive QA question over its paragraph; ``answers`` are (start, end) character spans
-    (empty for an unanswerable question); ``article``: the document the paragraph is from, where the set
-    says ("" where it does not), whose other paragraphs make the hardest negatives."""
+    (empty for an unanswerable question)."""
 
     source: str
     question: str
     context: str
     answers: list[tuple[int, int]] = field(default_factory=list)
-    article: str = ""
 
 
 @dataclass
@@ -103,8 +101,7 @@ class Collection:
 
 
 def _squad(path: Path, raw: dict) -> Iterator[QAItem]:
-    for number, article in enumerate(raw["data"]):
-        name = f"{path}#{article.get('title', number)}"
+    for article in raw["data"]:
         for paragraph in article.get("paragraphs", []):
             context = paragraph["context"]
             for qa in paragraph.get("qas", []):
@@ -116,7 +113,7 @@ def _squad(path: Path, raw: dict) -> Iterator[QAItem]:
                             spans.append((start, start + len(answer["text"])))
                     if not spans:
                         continue  # an answer that is not where it says: unusable
-                yield QAItem(path.parent.name, qa["question"], context, spans, name)
+                yield QAItem(path.parent.name, qa["question"], context, spans)
 
 
 _PARAGRAPH = re.compile(r'<div class="para-wrap">.*?<pre>(.*?)</pre>(.*?)(?=<div class="para-wrap">|$)', re.S)
@@ -137,7 +134,6 @@ def _explorer_page(path: Path, page: str) -> Iterator[QAItem]:
                         html.unescape(question).strip(),
                         context,
                         [(start, start + len(answer))],
-                        str(path),
                     )
                     break
 
@@ -299,14 +295,7 @@ def corrupted(rng: random.Random, claim: str, other: str) -> str | None:
     return rng.choice(options) if options else None
 
 
-def _qa_examples(
-    item: QAItem, rng: random.Random, others: list[str], neighbours: Sequence[str] = ()
-) -> Iterator[Example]:
-    """Examples from one QA item: its answer sentence (answer head, with the span), the closest other
-    sentences of its paragraph and page furniture (answer negatives), the best sentences with the answer
-    (answerable) and without it (not answerable). ``neighbours``: other paragraphs of the same article,
-    whose sentences closest to the question (never one holding the answer's text) make one more negative
-    for each head: what a retriever returns from the right document when the answer is not in it."""
+def _qa_examples(item: QAItem, rng: random.Random, others: list[str]) -> Iterator[Example]:
     spans = sentence_spans(item.context)
     if not spans:
         return
@@ -341,22 +330,6 @@ def _qa_examples(
     shown = [sentences[i] for i in near] + ([rng.choice(others)] if others and rng.random() < 0.5 else [])
     if shown:
         yield Example("answerable", *answerable_pair(item.question, shown), 0, None, src)
-    answer_texts = [item.context[a:b].lower() for a, b in item.answers]
-    elsewhere = [
-        (paragraph[a:b], paragraph[c:d] if c < d else "")
-        for paragraph in rng.sample(list(neighbours), min(4, len(neighbours)))
-        for (a, b), (c, d) in zip(
-            sentence_spans(paragraph), [(0, 0), *sentence_spans(paragraph)], strict=False
-        )
-    ]
-    elsewhere = [
-        (s, p) for s, p in elsewhere if len(s.split()) >= 4 and not any(t in s.lower() for t in answer_texts)
-    ]
-    if elsewhere:
-        elsewhere.sort(key=lambda pair: -_overlap(item.question, pair[0]))
-        yield Example("answer", *answer_pair(item.question, *elsewhere[0]), 0, None, src)
-        closest = [s for s, _ in elsewhere[:ANSWERABLE_SENTENCES]]
-        yield Example("answerable", *answerable_pair(item.question, closest), 0, None, src)
 
 
 def capped(items: list, limit: int, rng: random.Random) -> list:
@@ -387,13 +360,8 @@ def build_examples(
     train: list[Example] = []
     held: list[Example] = []
     pool = [s for item in found.qa[:: max(1, len(found.qa) // 2000)] for s in [item.context[:300]]]
-    articles: dict[str, list[str]] = {}
     for item in found.qa:
-        if item.article and item.context not in articles.setdefault(item.article, []):
-            articles[item.article].append(item.context)
-    for item in found.qa:
-        neighbours = [c for c in articles.get(item.article, []) if c != item.context] if item.article else []
-        examples = list(_qa_examples(item, rng, pool, neighbours))
+        examples = list(_qa_examples(item, rng, pool))
         (held if held_out(item.question + item.context[:50], held_out_share) else train).extend(examples)
     for item in found.selection:
         example = Example("answer", *answer_pair(item.question, item.sentence), item.label, None, item.source)
