@@ -13,6 +13,7 @@ from typing import NotRequired, TypedDict
 
 from citegraph.ingest.outline import SourceText, heading_at, line_at
 from citegraph.retrieval.query import detect_language
+from citegraph.retrieval.tokenizer import words
 
 # What an answer says when the documents do not answer the question, in the question's language
 # (``detect_language``; a language without its own text gets English).
@@ -132,6 +133,17 @@ def says_documents_do_not_answer(text: str) -> bool:
 def markers(text: str) -> list[int]:
     """The marker numbers of ``text`` in order of appearance (repeats kept)."""
     return [int(m) for m in MARKER.findall(text)]
+
+
+# A sentence of fewer words is a fragment, not a claim: a label ("Keep-Alive.") or a bare phrase ("GFS
+# masters [2]."), which occurs verbatim in its source and still says nothing.
+MIN_CLAIM_WORDS = 3
+
+
+def is_fragment(text: str) -> bool:
+    """Whether ``text`` (markers aside) has fewer than ``MIN_CLAIM_WORDS`` words (Thai counted in segmented
+    words)."""
+    return len(words(strip_markers(text))) < MIN_CLAIM_WORDS
 
 
 def strip_markers(text: str) -> str:

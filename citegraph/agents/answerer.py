@@ -27,6 +27,7 @@ from citegraph.answers import (
     Citation,
     abstention,
     cite,
+    is_fragment,
     markers,
     renumbered,
     says_documents_do_not_answer,
@@ -270,6 +271,20 @@ def judged(
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
+def cited_quote(quote: str, n: int) -> str:
+    """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
+    takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
+    last fragment with the sentence before it). The quote's own bracketed references ("GFS [8] stores ...")
+    are dropped: they would read as our markers."""
+    text = " ".join(strip_markers(quote).split())
+    parts = [text[a:b] for a, b in sentence_spans(text)] or [text]
+    marked = [not is_fragment(part) for part in parts]
+    if len(parts) > 1 and not marked[-1]:
+        marked[-2] = False
+    marked[-1] = True
+    return " ".join(f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True))
+
+
 def extractive_answer(
     question: str,
     hits: list[Hit],
@@ -314,8 +329,7 @@ def extractive_answer(
             n, hit.chunk_id, hit.source, source_texts[hit.source_id], candidate.start, candidate.end, hit.page
         )
         citations.append(citation)
-        # The quote's own bracketed references ("GFS [8] stores ...") would read as our markers.
-        sentences.append(f"{' '.join(strip_markers(citation['quote']).split())} [{n}]")
+        sentences.append(cited_quote(citation["quote"], n))
     answer = Answer(
         question=question, answer=" ".join(sentences), citations=citations, abstained=False, verified=False
     )

@@ -8,7 +8,10 @@ source, and some passage of the cited source(s) (one sentence, or two adjacent o
 * **support**: the judge (a cross-encoder trained here, ``citegraph train judge``) says the passage states
   the sentence; a sentence quoted verbatim from its source needs no judge.
 
-A fragment of fewer than ``MIN_CLAIM_WORDS`` words ("GFS masters [2].") is no claim and never passes.
+A fragment of fewer than ``answers.MIN_CLAIM_WORDS`` words is no claim: unmarked, it is read with the
+sentence after it ("Keep-Alive. Defaults to 5 seconds [1]."); marked, with an unmarked sentence before it
+("Set the maximum message size. Default: 16 MB [1]."); with its own markers after a claim, or alone
+("GFS masters [2]."), it never passes.
 
 The checks are deliberately conservative: a sentence that is true but not *shown* by its source fails.
 """
@@ -23,13 +26,12 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from citegraph.answers import UNVERIFIED_TEXTS, Answer, abstention, markers, strip_markers
+from citegraph.answers import UNVERIFIED_TEXTS, Answer, abstention, is_fragment, markers, strip_markers
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge.judge import Judge, judge_at
 from citegraph.resources import judge_for
-from citegraph.retrieval.tokenizer import words as segmented_words
 from citegraph.state import RagState
 
 # Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word (a
@@ -54,9 +56,6 @@ _NUMBER_WORDS = {
     "eighty": "80",
     "ninety": "90",
 }
-# A claim of fewer words is a fragment, not a statement: "GFS masters [2]." occurs verbatim in any GFS
-# paper, so quoting it proves nothing, and the support head cannot tell it from a claim either.
-MIN_CLAIM_WORDS = 3
 # Capitalised words that are not names: sentence openers, pronouns, titles, months are handled as names.
 _NOT_NAMES = frozenset(
     "a an the it its he she his her him they them their there this that these those i we our you your my "
@@ -176,12 +175,19 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
         for end in [m.end() for m in _CITED_END.finditer(normalized)] + [len(normalized)]:
             spans += sentence_spans(normalized, cursor, end)
             cursor = end
-    result = []
+    result: list[tuple[str, str, tuple[int, ...]]] = []
     for start, end in spans:
         sentence = normalized[start:end]
         claim = " ".join(strip_markers(sentence).split())
-        if claim.strip(" .!?"):
-            result.append((sentence, claim, tuple(markers(sentence))))
+        if not claim.strip(" .!?"):
+            continue
+        cites = tuple(markers(sentence))
+        # A fragment is read with its neighbour (see the module docstring): a quoted list item ("Keep-Alive.
+        # Defaults to 5 seconds [1].") is one claim with one marker.
+        if result and not result[-1][2] and (is_fragment(result[-1][1]) or (cites and is_fragment(claim))):
+            before, before_claim, _ = result.pop()
+            sentence, claim = f"{before} {sentence}", f"{before_claim} {claim}"
+        result.append((sentence, claim, cites))
     return result
 
 
@@ -225,7 +231,7 @@ class Verifier:
             return SentenceCheck(
                 sentence, claim, markers, False, f"cites [{unknown[0]}], which is not a given source"
             )
-        if len(segmented_words(claim)) < MIN_CLAIM_WORDS:
+        if is_fragment(claim):  # "GFS masters [2]." is verbatim in any GFS paper and says nothing
             return SentenceCheck(sentence, claim, markers, False, "a fragment, not a statement to check")
         claim_numbers, claim_entities = numbers(claim), entities(claim)
         agreeing: list[tuple[int, int, int]] = []  # (source n, start, end) of passages naming what it names

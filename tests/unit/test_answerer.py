@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from citegraph.agents.answerer import QUANTITY_WEIGHT, candidate_sentences, ranked_score
+from citegraph.agents.answerer import QUANTITY_WEIGHT, candidate_sentences, cited_quote, ranked_score
+from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
 from citegraph.retrieval.store import Hit
 
@@ -87,3 +88,18 @@ def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> No
     plain = ranked_score(0.5, quantity_match=False)
     assert ranked_score(0.5, quantity_match=True) == plain + QUANTITY_WEIGHT
     assert ranked_score(0.6, quantity_match=False) > plain
+
+
+def test_a_quoted_list_item_carries_a_marker_per_claim_the_verifier_reads() -> None:
+    item = "Keep-Alive. Defaults to 5 seconds. Between requests, connections must receive new data [8]."
+    text = cited_quote(item, 2)
+    assert (
+        text
+        == "Keep-Alive. Defaults to 5 seconds. [2] Between requests, connections must receive new data. [2]"
+    )
+    claims = [(claim, cites) for _, claim, cites in split_answer(text)]
+    assert claims == [
+        ("Keep-Alive. Defaults to 5 seconds.", (2,)),
+        ("Between requests, connections must receive new data.", (2,)),
+    ]
+    assert cited_quote("Set the maximum size. Default: 5.", 1) == "Set the maximum size. Default: 5. [1]"

@@ -155,3 +155,14 @@ def test_a_marker_before_a_capitalised_word_ends_a_quote_with_no_full_stop() -> 
     assert claims == ["The handle is chunk 2ef0", "GFS stores chunks as files."]
     # Markers inside a sentence, before a lower-case word, still belong to one claim.
     assert [m for _, _, m in split_answer("Paris [1] and London [2] are capitals.")] == [(1, 2)]
+
+
+def test_a_fragment_is_read_with_its_neighbour_and_never_alone(strict: Verifier) -> None:
+    source = {1: "Keep-Alive. Defaults to 5 seconds. Set the maximum message size. Default: 16."}
+    # An unmarked label goes with the sentence after it; a marked last fragment with the one before it.
+    assert strict.verify("Keep-Alive. Defaults to 5 seconds [1].", source).verified
+    result = strict.verify("Set the maximum message size. Default: 16 [1].", source)
+    assert result.verified and len(result.checks) == 1
+    # With its own markers after a claim, a fragment stays a fragment.
+    result = strict.verify("Defaults to 5 seconds [1]. Keep-Alive [1].", source)
+    assert [c.supported for c in result.checks] == [True, False]
