@@ -10,7 +10,7 @@ source, and some passage of the cited source(s) (one sentence, or two adjacent o
 
 A fragment of fewer than ``answers.MIN_CLAIM_WORDS`` words is no claim: unmarked, it is read with the
 sentence after it ("Keep-Alive. Defaults to 5 seconds [1]."); marked, with an unmarked sentence before it
-("Set the maximum message size. Default: 16 MB [1]."); with its own markers after a claim, or alone
+("Set the maximum message size. Default: 16 [1]."); with its own markers after a claim, or alone
 ("GFS masters [2]."), it never passes.
 
 The checks are deliberately conservative: a sentence that is true but not *shown* by its source fails.
