@@ -20,3 +20,20 @@ fetch_file() {
   fi
   mv "$dest.part" "$dest"
 }
+
+# fetch_files TARGET ENTRY...
+#   fetch_file for each ENTRY, "GITDIR|COMMIT|PATH|NAME|SHA256" (PATH may contain spaces), writing
+#   TARGET/NAME and printing "ok NAME"; returns 1 when any file failed (the others are still written).
+fetch_files() {
+  local target=$1 entry gitdir commit path name sha failed=0
+  shift
+  for entry in "$@"; do
+    IFS='|' read -r gitdir commit path name sha <<<"$entry"
+    if fetch_file "$gitdir" "$commit" "$path" "$target/$name" "$sha"; then
+      echo "ok $name"
+    else
+      failed=1
+    fi
+  done
+  return $failed
+}

@@ -130,6 +130,11 @@ MAX_ITEM_WORDS = 80
 FRAGMENT_WORDS = 5
 
 
+# A line of a command's help listing: an option opening the line, its description after it, and the
+# lines indented under it ("  -d, --max-depth <depth>   Set maximum search depth (default: none)").
+OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", re.M)
+
+
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence,
     and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to
@@ -149,6 +154,13 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
         if len(inside) > 1 and fragment and len(match.group().split()) <= MAX_ITEM_WORDS:
             a = inside[0][0]
             units.append((a, max(b for _, b in inside), before.get(a, "")))
+    # A help listing's lines are one sentence to the splitter; each option's line is a unit of its own.
+    units += [
+        (m.start() + len(m.group(1)), m.end(), "")
+        for m in OPTION_LINE.finditer(text)
+        if len(m.group().split()) <= MAX_ITEM_WORDS
+        and (m.start() + len(m.group(1)), m.end()) not in sentences
+    ]
     return sorted(units, key=lambda unit: (unit[0], -unit[1]))
 
 
@@ -194,6 +206,8 @@ MIN_CLOSENESS = 0.60
 # answerable questions (a gate that caught the 10 unanswerable ones also abstained on 17 of the 30
 # answerable ones).
 QUANTITY_WEIGHT = 0.1
+# An extract answer quotes the best sentence and at most this many in all.
+ANSWER_SENTENCES = 2
 
 
 def ranked_score(answer_score: float, quantity_match: bool) -> float:
@@ -214,13 +228,23 @@ class Judged:
 
 def shortlist(question: str, candidates: list[Candidate], judge: Judge, limit: int) -> list[Candidate]:
     """The ``limit`` candidates closest to the question by the bi-encoder (``Judge.closeness``: cheap,
-    and the sentence vectors are cached)."""
+    and the sentence vectors are cached), those naming more of what the question names first
+    (``named_first``)."""
     if not candidates:
         return []
     scores = judge.closeness([question] * len(candidates), [c.text for c in candidates])
     for candidate, score in zip(candidates, scores.tolist(), strict=True):
         candidate.score = score
-    return sorted(candidates, key=lambda c: -c.score)[:limit]
+    return named_first(question, sorted(candidates, key=lambda c: -c.score))[:limit]
+
+
+def named_first(question: str, candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` with those holding more of the question's exact names (``lexical.named_terms``: an
+    option, code, a quoted phrase) first, the order kept otherwise."""
+    terms = lexical.named_terms(question)
+    if not terms:
+        return candidates
+    return sorted(candidates, key=lambda c: -lexical.named_share(terms, c.text, c.previous))
 
 
 def judged_by_terms(question: str, candidates: list[Candidate], store: HybridStore) -> Judged:
@@ -244,8 +268,10 @@ def judged(
     question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
 ) -> Judged:
     """The candidate sentences of the hits judged for ``question``: by the judge (the bi-encoder's
-    shortlist, ordered by ``ranked_score``; answerable when some sentence is close to the question and
-    the answerable head says the best of them answer it), or by terms when the judge cannot read it."""
+    shortlist, ordered by ``ranked_score``, those naming what the question names first; answerable when
+    some sentence is close to the question, the answerable head says the best of them answer it and, for
+    a question whose answers state a number, one of the best ``ANSWER_SENTENCES`` states one), or by
+    terms when the judge cannot read it."""
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
@@ -262,11 +288,25 @@ def judged(
     for candidate, judgment in zip(candidates, judgments, strict=True):
         candidate.judgment = judgment
         candidate.rank = ranked_score(judgment.score, quantity and lexical.states_quantity(candidate.text))
-    ranked = sorted(candidates, key=lambda c: -c.rank)
+    ranked = named_first(question, sorted(candidates, key=lambda c: -c.rank))
     best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
     closest = max(c.score for c in best)
-    answerable = max(c.score for c in ranked) >= MIN_CLOSENESS and judge.says(
-        "answerable", judge.answerable(question, [c.text for c in best], closest)
+    # A question whose answers state a number is not answered by sentences that state none ("How many
+    # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), however
+    # close (``lexical.COUNTED_FORMS``).
+    counted = not lexical.asks_for_number(question) or any(
+        lexical.states_quantity(c.text) for c in ranked[:ANSWER_SENTENCES]
+    )
+    # The bi-encoder reads "--follow" as "follow": a sentence holding every name the question gives is
+    # close enough, whatever its cosine.
+    terms = lexical.named_terms(question)
+    close = max(c.score for c in ranked) >= MIN_CLOSENESS or (
+        bool(terms) and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0
+    )
+    answerable = (
+        counted
+        and close
+        and judge.says("answerable", judge.answerable(question, [c.text for c in best], closest))
     )
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
@@ -290,7 +330,7 @@ def extractive_answer(
     hits: list[Hit],
     store: HybridStore,
     judge: Judge,
-    max_sentences: int = 2,
+    max_sentences: int = ANSWER_SENTENCES,
     exclude: frozenset[str] = frozenset(),
     gate: bool = True,
 ) -> Answer:
@@ -335,7 +375,9 @@ def extractive_answer(
     )
     if best.judgment and best.judgment.span:
         a, b = best.judgment.span
-        answer["short_answer"] = " ".join(best.text[a:b].split())
+        short = " ".join(best.text[a:b].split())
+        if lexical.short_answer_fits(question, short):
+            answer["short_answer"] = short
     return answer
 
 

@@ -101,3 +101,29 @@ def test_public_verify_api_and_command(tmp_path: Path) -> None:
     assert (
         done.returncode == 2 and "is not JSON" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     )
+
+
+MANUAL = (
+    "Putting a flag and its value on different lines is a matter of style. "
+    "The `--color` flag accepts one of never, auto or always. "
+    "The search can follow symbolic links with the `--follow` flag. "
+    "Each flag's documentation says which other flags override it."
+)
+
+
+def test_a_sentence_naming_the_option_asked_about_answers(judge: Judge, embedder) -> None:
+    # The bi-encoder reads "--follow" as the word "follow": the sentence naming the option goes first and
+    # is close enough to answer, whatever its cosine.
+    answer = extractive_answer("What does the --follow flag do?", _hits(MANUAL), _Store(embedder), judge)
+    assert not answer["abstained"]
+    assert "symbolic links" in answer["answer"] and "--color" not in answer["answer"]
+
+
+def test_a_question_asking_how_many_is_not_answered_without_a_number(judge: Judge, embedder) -> None:
+    told = (
+        "The master keeps several replicas of each chunk. By default it keeps three replicas of each chunk."
+    )
+    untold = "The master keeps several replicas of each chunk. Replicas are spread across racks for safety."
+    question = "How many replicas of each chunk does the master keep by default?"
+    assert "three replicas" in extractive_answer(question, _hits(told), _Store(embedder), judge)["answer"]
+    assert extractive_answer(question, _hits(untold), _Store(embedder), judge)["abstained"]

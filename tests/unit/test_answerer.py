@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from citegraph.agents.answerer import QUANTITY_WEIGHT, candidate_sentences, cited_quote, ranked_score
+from citegraph.agents.answerer import (
+    QUANTITY_WEIGHT,
+    candidate_sentences,
+    cited_quote,
+    named_first,
+    ranked_score,
+)
 from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
 from citegraph.retrieval.store import Hit
@@ -43,6 +49,11 @@ def test_questions_asking_for_a_quantity_are_told_apart() -> None:
     not_asking = ["Who wrote the report?", "How do I turn on HTTP/2?", "Why are chunks replicated?"]
     assert all(lexical.asks_for_quantity(q) for q in asking)
     assert not any(lexical.asks_for_quantity(q) for q in not_asking)
+    forms = [lexical.quantity_form(q) for q in asking]
+    assert forms == ["how long", "size", "how much", "when was", "status"]
+    # Only some forms are answered by a number nearly always ("How long?" - "for months").
+    assert [lexical.asks_for_number(q) for q in asking] == [False, False, False, True, False]
+    assert lexical.asks_for_number("How many bytes trigger the high water mark?")
 
 
 def test_reference_markers_and_section_numbers_are_not_quantities() -> None:
@@ -103,3 +114,61 @@ def test_a_quoted_list_item_carries_a_marker_per_claim_the_verifier_reads() -> N
         ("Between requests, connections must receive new data.", (2,)),
     ]
     assert cited_quote("Set the maximum size. Default: 5.", 1) == "Set the maximum size. Default: 5. [1]"
+
+
+def test_the_exact_names_a_question_gives_are_found() -> None:
+    assert lexical.named_terms("Can I use --reload and --workers together?") == ["--reload", "--workers"]
+    assert lexical.named_terms('What is "System X" in the paper? Is `max_age` the -M option?') == [
+        "system x",
+        "max_age",
+        "-M",  # options are case-sensitive: "-M" is not "-m"
+    ]
+    assert lexical.named_terms("How do I unset HTTP_PROXY?") == ["http_proxy"]
+    # Hyphenated words are not options.
+    assert lexical.named_terms("How much faster was the column-store than C-Store?") == []
+
+
+def test_a_sentence_naming_what_the_question_names_goes_first() -> None:
+    text = (
+        "Uvicorn supports two versions of auto-reloading behavior. "
+        "Run several worker processes for production. "
+        "The `--reload` and `--workers` arguments are mutually exclusive."
+    )
+    candidates = candidate_sentences([hit(text)])
+    ordered = named_first("Can I use --reload and --workers together?", candidates)
+    assert ordered[0].text.startswith("The `--reload`")
+    assert ordered[1:] == candidates[:2]  # the rest keep their order
+    assert named_first("Can I reload with several workers?", candidates) == candidates
+    # A name in the sentence before counts: the option's item names it, the next sentence answers.
+    assert lexical.named_share(["--workers"], "It defaults to 1.", "The `--workers` option.") == 1.0
+    assert lexical.named_share(["--workers", "--reload"], "Use --workers.") == 0.5
+    assert lexical.named_share(["-H"], "This is the output of `fd -h`.") == 0.0
+    assert lexical.named_share(["system x"], 'We call it "System X".') == 1.0
+
+
+def test_each_option_of_a_help_listing_is_a_candidate() -> None:
+    listing = (
+        "Options:\n"
+        "  -H, --hidden                Search hidden files and directories\n"
+        "  -d, --max-depth <depth>     Set maximum search depth (default: none)\n"
+        "  -t, --type <filetype>       Filter by type: file (f), directory (d),\n"
+        "                              symlink (l), executable (x)\n"
+        "      --changed-within <dur>  Filter by file modification time"
+    )
+    found = [c.text for c in candidate_sentences([hit(listing)])]
+    assert "-d, --max-depth <depth>     Set maximum search depth (default: none)" in found
+    # An option's description goes on in the lines indented under it; the next option is not part of it.
+    (typed,) = [t for t in found if t.startswith("-t, --type")]
+    assert typed.endswith("executable (x)")
+    assert "--changed-within <dur>  Filter by file modification time" in found
+
+
+def test_a_short_answer_is_shown_only_where_it_answers() -> None:
+    assert lexical.short_answer_fits("How long is an idle connection kept?", "5 seconds")
+    assert lexical.short_answer_fits("Which EC2 nodes were used?", "m1.xlarge EC2 nodes")
+    assert not lexical.short_answer_fits("Can I use --reload and --workers together?", "mutually exclusive")
+    assert not lexical.short_answer_fits("In which release was pcre2grep's option added?", "pcre2grep")
+    # A question asking for a quantity needs a number in its short answer.
+    assert not lexical.short_answer_fits(
+        "How much does the invisible join improve performance?", "between-predicate rewriting"
+    )

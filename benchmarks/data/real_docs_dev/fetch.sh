@@ -37,13 +37,4 @@ FILES=(
 )
 
 mkdir -p "$TARGET/uvicorn_docs"
-failed=0
-for entry in "${FILES[@]}"; do
-  IFS='|' read -r gitdir commit path name sha <<<"$entry"
-  if fetch_file "$gitdir" "$commit" "$path" "$TARGET/$name" "$sha"; then
-    echo "ok $name"
-  else
-    failed=1
-  fi
-done
-exit $failed
+fetch_files "$TARGET" "${FILES[@]}"

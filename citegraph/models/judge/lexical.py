@@ -13,7 +13,8 @@ enough of them, the documents do not answer.
 (``benchmarks/lexical_gate_choose.py``; never on XQuAD, our evaluation set).
 
 For English questions the judge reads, the quantity match is added to its answer score
-(``answerer.ranked_score``).
+(``answerer.ranked_score``), and a sentence holding the exact names the question gives (``named_terms``:
+an option, code, a quoted phrase) goes before one that does not.
 """
 
 from __future__ import annotations
@@ -87,9 +88,16 @@ QUANTITY_QUESTION = re.compile(
     r"\bhow (?:many|much|long|big|large|small|old|often|far|fast|quickly|high|low)\b"
     r"|\bhow (?:\w+ )?(?:faster|slower|larger|smaller|more|less)\b"
     r"|\bwhen (?:was|were|did|is|does|do)\b"
-    r"|\b(?:what|which) (?:\w+ ){0,3}(?:size|number|range|percentage|proportion|fraction|timeout|limit|year"
-    r"|date|port|status|code|factor|speedup|rate|amount|count|duration|length|capacity|version)s?\b",
+    r"|\b(?:what|which) (?:\w+ ){0,3}(?P<noun>size|number|range|percentage|proportion|fraction|timeout|limit"
+    r"|year|date|port|status|code|factor|speedup|rate|amount|count|duration|length|capacity|version)s?\b",
     re.IGNORECASE,
+)
+# The forms of such questions (``quantity_form``) whose answer sentence states a number in at least 95% of
+# the SQuAD v1.1 train questions of that form (forms with 20 questions or more;
+# benchmarks/quantity_gate_choose.py). For these, sentences stating no number do not answer. Not for the
+# others: "How long ...?" is answered by "for months", "How often ...?" by "annually".
+COUNTED_FORMS = frozenset(
+    {"how many", "how old", "how high", "when was", "when did", "year", "date", "percentage", "fraction"}
 )
 NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
@@ -105,12 +113,74 @@ POINTERS = re.compile(
 )
 
 
+def quantity_form(question: str) -> str | None:
+    """How ``question`` asks for a quantity: "how long", "when did", or the noun of "what chunk size"
+    ("size"); None when it does not ask for one."""
+    match = QUANTITY_QUESTION.search(question)
+    if not match:
+        return None
+    return match["noun"].lower() if match["noun"] else " ".join(match.group().lower().split()[:2])
+
+
 def asks_for_quantity(question: str) -> bool:
     """Whether ``question`` asks for a quantity ("How long ...?", "What chunk size ...?", "When did ...?")."""
-    return bool(QUANTITY_QUESTION.search(question))
+    return quantity_form(question) is not None
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether ``question`` asks for a quantity in one of the ``COUNTED_FORMS``, whose answers state one."""
+    return quantity_form(question) in COUNTED_FORMS
 
 
 def states_quantity(sentence: str) -> bool:
     """Whether ``sentence`` states a number (digits or a number word), reference markers and section,
     figure and table numbers aside."""
     return bool(NUMBER.search(POINTERS.sub(" ", sentence)))
+
+
+# What a question names exactly: a command-line option ("--workers", "-M"), code in backticks, a quoted
+# phrase, a snake_case identifier. The bi-encoder and the judge read "--reload" as the word "reload", so a
+# sentence about reloading in general outranks "The `--reload` and `--workers` arguments are mutually
+# exclusive."; a sentence that answers about a named thing names it (or the sentence before it does).
+NAMED = re.compile(
+    r"(?<![\w-])--?[A-Za-z][\w-]*"  # an option; not the "-store" of "column-store"
+    r"|`([^`]+)`|\"([^\"]+)\"|“([^”]+)”"  # code, a quoted phrase
+    r"|\b[A-Za-z]\w*_\w+"  # an identifier: HTTP_PROXY, max_age
+)
+
+
+def named_terms(question: str) -> list[str]:
+    """The exact names ``question`` gives (``NAMED``), once each, the quotes around them and the
+    punctuation at their ends left out; lower-cased but for options, which are case-sensitive ("-H" is
+    not "-h")."""
+    found = (next((g for g in m.groups() if g), m.group()) for m in NAMED.finditer(question))
+    names = (f.strip(" .,;:!?'") for f in found)
+    return list(dict.fromkeys(n if n.startswith("-") else n.lower() for n in names if n))
+
+
+def named_share(terms: Sequence[str], sentence: str, previous: str = "") -> float:
+    """Share of ``terms`` (``named_terms``) found in ``sentence`` or the sentence before it (options as
+    written, other names in any case); 0 when there are none."""
+    if not terms:
+        return 0.0
+    text = f"{previous}\n{sentence}"
+    return sum(t in (text if t.startswith("-") else text.lower()) for t in terms) / len(terms)
+
+
+# A question answered yes or no: it opens with an auxiliary verb ("Can I use --reload and --workers
+# together?"). No span of a sentence is its short answer.
+YES_NO_QUESTION = re.compile(
+    r"^\s*(?:can|could|is|are|was|were|does|do|did|should|will|would|has|have|had|may|must)\b", re.IGNORECASE
+)
+
+
+def short_answer_fits(question: str, span: str) -> bool:
+    """Whether ``span`` can be shown as the short answer to ``question``: not for a yes/no question, not
+    without a number for a question asking for a quantity, and not a span made mostly of the question's
+    own terms ("pcre2grep" for "In which release was pcre2grep's option added?"), which names the subject
+    instead of answering."""
+    if YES_NO_QUESTION.match(question) or (asks_for_quantity(question) and not states_quantity(span)):
+        return False
+    terms = tokenize(span)
+    asked = set(tokenize(question))
+    return bool(terms) and sum(t in asked for t in terms) <= len(terms) / 2
