@@ -210,10 +210,11 @@ QUANTITY_WEIGHT = 0.1
 ANSWER_SENTENCES = 2
 
 
-def ranked_score(answer_score: float, quantity_match: bool) -> float:
-    """A candidate's rank: the judge's answer probability, plus ``QUANTITY_WEIGHT`` when the question
-    asks for a quantity and the sentence states one."""
-    return answer_score + QUANTITY_WEIGHT * quantity_match
+def ranked_score(answer_score: float, kind_match: bool) -> float:
+    """A candidate's rank: the judge's answer probability, plus ``QUANTITY_WEIGHT`` when the sentence
+    gives the kind of thing the question asks for (``lexical.gives_what_is_asked``: a quantity, or a
+    default, which "Defaults to 5 seconds." gives and the judge ranks low)."""
+    return answer_score + QUANTITY_WEIGHT * kind_match
 
 
 @dataclass
@@ -269,9 +270,9 @@ def judged(
 ) -> Judged:
     """The candidate sentences of the hits judged for ``question``: by the judge (the bi-encoder's
     shortlist, ordered by ``ranked_score``, those naming what the question names first; answerable when
-    some sentence is close to the question, the answerable head says the best of them answer it and, for
-    a question whose answers state a number, one of the best ``ANSWER_SENTENCES`` states one), or by
-    terms when the judge cannot read it."""
+    some sentence is close to the question, the answerable head says the best of them answer it and the
+    best ``ANSWER_SENTENCES`` state what kind of thing it asks for: ``lexical.states_what_is_asked``), or
+    by terms when the judge cannot read it."""
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
@@ -284,19 +285,16 @@ def judged(
         [c.previous for c in candidates],
         [c.score for c in candidates],
     )
-    quantity = lexical.asks_for_quantity(question)
     for candidate, judgment in zip(candidates, judgments, strict=True):
         candidate.judgment = judgment
-        candidate.rank = ranked_score(judgment.score, quantity and lexical.states_quantity(candidate.text))
+        candidate.rank = ranked_score(judgment.score, lexical.gives_what_is_asked(question, candidate.text))
     ranked = named_first(question, sorted(candidates, key=lambda c: -c.rank))
     best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
     closest = max(c.score for c in best)
     # A question whose answers state a number is not answered by sentences that state none ("How many
-    # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), however
-    # close (``lexical.COUNTED_FORMS``).
-    counted = not lexical.asks_for_number(question) or any(
-        lexical.states_quantity(c.text) for c in ranked[:ANSWER_SENTENCES]
-    )
+    # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), nor one
+    # asking for a default by sentences that speak of none, however close.
+    fits = lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]])
     # The bi-encoder reads "--follow" as "follow": a sentence holding every name the question gives is
     # close enough, whatever its cosine.
     terms = lexical.named_terms(question)
@@ -304,7 +302,7 @@ def judged(
         bool(terms) and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0
     )
     answerable = (
-        counted
+        fits
         and close
         and judge.says("answerable", judge.answerable(question, [c.text for c in best], closest))
     )

@@ -127,3 +127,20 @@ def test_a_question_asking_how_many_is_not_answered_without_a_number(judge: Judg
     question = "How many replicas of each chunk does the master keep by default?"
     assert "three replicas" in extractive_answer(question, _hits(told), _Store(embedder), judge)["answer"]
     assert extractive_answer(question, _hits(untold), _Store(embedder), judge)["abstained"]
+
+
+def test_a_question_asking_for_a_default_is_not_answered_by_text_naming_none(judge: Judge, embedder) -> None:
+    keep_alive = (
+        "The `--timeout-keep-alive` option closes idle connections after this many seconds. "
+        "Defaults to 5 seconds. Connections are reused between requests."
+    )
+    told = extractive_answer(
+        "What is the default keep-alive timeout?", _hits(keep_alive), _Store(embedder), judge
+    )
+    assert not told["abstained"] and "Defaults to 5 seconds" in told["answer"]
+    shutdown = (
+        "The `--timeout-graceful-shutdown` option sets the maximum number of seconds to wait for shutdown. "
+        "During a shutdown, responses and tasks must still complete within the configured timeout."
+    )
+    untold = "What is the default value of --timeout-graceful-shutdown?"
+    assert extractive_answer(untold, _hits(shutdown), _Store(embedder), judge)["abstained"]

@@ -96,9 +96,12 @@ def test_a_list_item_of_whole_sentences_stays_sentences() -> None:
 
 
 def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> None:
-    plain = ranked_score(0.5, quantity_match=False)
-    assert ranked_score(0.5, quantity_match=True) == plain + QUANTITY_WEIGHT
-    assert ranked_score(0.6, quantity_match=False) > plain
+    plain = ranked_score(0.5, kind_match=False)
+    assert ranked_score(0.5, kind_match=True) == plain + QUANTITY_WEIGHT
+    assert ranked_score(0.6, kind_match=False) > plain
+    assert lexical.gives_what_is_asked("How long is the timeout?", "It is 5 seconds.")
+    assert not lexical.gives_what_is_asked("Who wrote it?", "It is 5 seconds.")
+    assert lexical.gives_what_is_asked("What is the default timeout?", "Defaults to five.")
 
 
 def test_a_quoted_list_item_carries_a_marker_per_claim_the_verifier_reads() -> None:
@@ -172,3 +175,16 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert not lexical.short_answer_fits(
         "How much does the invisible join improve performance?", "between-predicate rewriting"
     )
+
+
+def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:
+    many = "How many bytes of buffered data trigger the high water mark?"
+    assert not lexical.states_what_is_asked(
+        many, ["If the write buffer passes a high water mark, reading pauses."]
+    )
+    assert lexical.states_what_is_asked(many, ["Unrelated.", "The high water mark is 64 KiB."])
+    default = "What is the largest request body uvicorn accepts by default?"
+    assert not lexical.states_what_is_asked(default, ["Uvicorn strips any response body from HEAD requests."])
+    assert lexical.states_what_is_asked(default, ["Keep-Alive. Defaults to 5 seconds."])
+    # Other questions are not checked by kind.
+    assert lexical.states_what_is_asked("How long does it take?", ["It takes months."])
