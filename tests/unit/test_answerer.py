@@ -147,6 +147,10 @@ def test_a_sentence_naming_what_the_question_names_goes_first() -> None:
     assert lexical.named_share(["--workers", "--reload"], "Use --workers.") == 0.5
     assert lexical.named_share(["-H"], "This is the output of `fd -h`.") == 0.0
     assert lexical.named_share(["system x"], 'We call it "System X".') == 1.0
+    # Names are found whole: a quoted "it" is not in "with", "--work" is not "--workers".
+    assert lexical.named_share(["it"], "Start with a clean tree.") == 0.0
+    assert lexical.named_share(["--work"], "Use --workers 4.") == 0.0
+    assert lexical.named_share(["--max-columns"], "Pass --max-columns=150 on the command line.") == 1.0
 
 
 def test_each_option_of_a_help_listing_is_a_candidate() -> None:

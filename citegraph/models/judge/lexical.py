@@ -184,12 +184,16 @@ def named_terms(question: str) -> list[str]:
 
 
 def named_share(terms: Sequence[str], sentence: str, previous: str = "") -> float:
-    """Share of ``terms`` (``named_terms``) found in ``sentence`` or the sentence before it (options as
-    written, other names in any case); 0 when there are none."""
+    """Share of ``terms`` (``named_terms``) found whole in ``sentence`` or the sentence before it (options
+    as written, other names in any case; a quoted "it" is not found in "with"); 0 when there are none."""
     if not terms:
         return 0.0
     text = f"{previous}\n{sentence}"
-    return sum(t in (text if t.startswith("-") else text.lower()) for t in terms) / len(terms)
+    found = (
+        re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text if t.startswith("-") else text.lower())
+        for t in terms
+    )
+    return sum(f is not None for f in found) / len(terms)
 
 
 # A question answered yes or no: it opens with an auxiliary verb ("Can I use --reload and --workers
