@@ -137,7 +137,8 @@ OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", r
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence,
-    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to
+    every option's line of a help listing (``OPTION_LINE``), and, whole, every short list item with a
+    fragment in it. An option's item ("* Keep-Alive. Defaults to
     5 seconds. Between requests, ...") holds its answer in a fragment that means nothing without the rest
     of the item. The item's sentences stay candidates on their own, and an item of whole sentences is not
     made one, because the judge scores a longer text higher whether or not it answers."""
