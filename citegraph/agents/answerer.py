@@ -137,11 +137,11 @@ OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", r
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence,
-    every option's line of a help listing (``OPTION_LINE``), and, whole, every short list item with a
-    fragment in it. An option's item ("* Keep-Alive. Defaults to
-    5 seconds. Between requests, ...") holds its answer in a fragment that means nothing without the rest
-    of the item. The item's sentences stay candidates on their own, and an item of whole sentences is not
-    made one, because the judge scores a longer text higher whether or not it answers."""
+    every option's line of a help listing (``OPTION_LINE``), and, whole, every short list item with a fragment
+    in it. An option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in
+    a fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
+    own, and an item of whole sentences is not made one, because the judge scores a longer text higher whether
+    or not it answers."""
     sentences = sentence_spans(text)
     before = {a: text[c:d] for (a, _), (c, d) in zip(sentences[1:], sentences, strict=False)}
     units = [(a, b, before.get(a, "")) for a, b in sentences]
@@ -156,11 +156,11 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
             a = inside[0][0]
             units.append((a, max(b for _, b in inside), before.get(a, "")))
     # A help listing's lines are one sentence to the splitter; each option's line is a unit of its own.
+    whole = set(sentences)
     units += [
         (m.start() + len(m.group(1)), m.end(), "")
         for m in OPTION_LINE.finditer(text)
-        if len(m.group().split()) <= MAX_ITEM_WORDS
-        and (m.start() + len(m.group(1)), m.end()) not in sentences
+        if len(m.group().split()) <= MAX_ITEM_WORDS and (m.start() + len(m.group(1)), m.end()) not in whole
     ]
     return sorted(units, key=lambda unit: (unit[0], -unit[1]))
 
@@ -229,22 +229,20 @@ class Judged:
     answers: Callable[[float], bool]
 
 
-def shortlist(question: str, candidates: list[Candidate], judge: Judge, limit: int) -> list[Candidate]:
-    """The ``limit`` candidates closest to the question by the bi-encoder (``Judge.closeness``: cheap,
-    and the sentence vectors are cached), those naming more of what the question names first
-    (``named_first``)."""
+def closest_first(question: str, candidates: list[Candidate], judge: Judge) -> list[Candidate]:
+    """``candidates`` scored by their closeness to the question (``Judge.closeness``, the bi-encoder:
+    cheap, and the sentence vectors are cached), closest first."""
     if not candidates:
         return []
     scores = judge.closeness([question] * len(candidates), [c.text for c in candidates])
     for candidate, score in zip(candidates, scores.tolist(), strict=True):
         candidate.score = score
-    return named_first(question, sorted(candidates, key=lambda c: -c.score))[:limit]
+    return sorted(candidates, key=lambda c: -c.score)
 
 
-def named_first(question: str, candidates: list[Candidate]) -> list[Candidate]:
-    """``candidates`` with those holding more of the question's exact names (``lexical.named_terms``: an
-    option, code, a quoted phrase) first, the order kept otherwise."""
-    terms = lexical.named_terms(question)
+def named_first(terms: list[str], candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` with those holding more of the question's exact names (``terms``, from
+    ``lexical.named_terms``: an option, code, a quoted phrase) first, the order kept otherwise."""
     if not terms:
         return candidates
     return sorted(candidates, key=lambda c: -lexical.named_share(terms, c.text, c.previous))
@@ -270,15 +268,17 @@ def judged_by_terms(question: str, candidates: list[Candidate], store: HybridSto
 def judged(
     question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
 ) -> Judged:
-    """The candidate sentences of the hits judged for ``question``: by the judge (the bi-encoder's
-    shortlist, ordered by ``ranked_score``, those naming what the question names first; answerable when
+    """The candidate sentences of the hits judged for ``question``: by the judge (a shortlist of the
+    ``JUDGED_SENTENCES`` closest by the bi-encoder, those naming what the question names first, ordered by
+    ``ranked_score``, again those naming it first; answerable when
     some sentence is close to the question, the answerable head says the best of them answer it and the
     best ``ANSWER_SENTENCES`` state what kind of thing it asks for: ``lexical.states_what_is_asked``), or
     by terms when the judge cannot read it."""
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
-    candidates = shortlist(question, candidates, judge, JUDGED_SENTENCES)
+    terms = lexical.named_terms(question)
+    candidates = named_first(terms, closest_first(question, candidates, judge))[:JUDGED_SENTENCES]
     if not candidates:
         return Judged([], False, lambda p: judge.says("answer", p))
     judgments = judge.answers(
@@ -290,7 +290,7 @@ def judged(
     for candidate, judgment in zip(candidates, judgments, strict=True):
         candidate.judgment = judgment
         candidate.rank = ranked_score(judgment.score, lexical.gives_what_is_asked(question, candidate.text))
-    ranked = named_first(question, sorted(candidates, key=lambda c: -c.rank))
+    ranked = named_first(terms, sorted(candidates, key=lambda c: -c.rank))
     best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
     closest = max(c.score for c in best)
     # A question whose answers state a number is not answered by sentences that state none ("How many
@@ -299,7 +299,6 @@ def judged(
     fits = lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]])
     # The bi-encoder reads "--follow" as "follow": a sentence holding every name the question gives is
     # close enough, whatever its cosine.
-    terms = lexical.named_terms(question)
     close = max(c.score for c in ranked) >= MIN_CLOSENESS or (
         bool(terms) and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0
     )

@@ -138,10 +138,10 @@ def test_a_sentence_naming_what_the_question_names_goes_first() -> None:
         "The `--reload` and `--workers` arguments are mutually exclusive."
     )
     candidates = candidate_sentences([hit(text)])
-    ordered = named_first("Can I use --reload and --workers together?", candidates)
+    ordered = named_first(lexical.named_terms("Can I use --reload and --workers together?"), candidates)
     assert ordered[0].text.startswith("The `--reload`")
     assert ordered[1:] == candidates[:2]  # the rest keep their order
-    assert named_first("Can I reload with several workers?", candidates) == candidates
+    assert named_first(lexical.named_terms("Can I reload with several workers?"), candidates) == candidates
     # A name in the sentence before counts: the option's item names it, the next sentence answers.
     assert lexical.named_share(["--workers"], "It defaults to 1.", "The `--workers` option.") == 1.0
     assert lexical.named_share(["--workers", "--reload"], "Use --workers.") == 0.5

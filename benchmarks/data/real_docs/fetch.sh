@@ -48,5 +48,4 @@ FILES=(
   "$HTTPX_GIT|$HTTPX_COMMIT|docs/troubleshooting.md|httpx_docs/troubleshooting.md|3a9f68c58a03575ac88ce94da22d2f7c93d2e88df54e7f9be1061ca6fafd3c96"
 )
 
-mkdir -p "$TARGET/httpx_docs"
 fetch_files "$TARGET" "${FILES[@]}"

@@ -36,5 +36,4 @@ FILES=(
   "$UVICORN_GIT|$UVICORN_COMMIT|docs/index.md|uvicorn_docs/index.md|bcfaf6ca5b4fff72fff93eb1a552c0c3484aa4d844f244b3519fe4ec466629a7"
 )
 
-mkdir -p "$TARGET/uvicorn_docs"
 fetch_files "$TARGET" "${FILES[@]}"

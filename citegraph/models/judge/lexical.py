@@ -155,9 +155,9 @@ def gives_what_is_asked(question: str, sentence: str) -> bool:
 
 
 def states_what_is_asked(question: str, texts: Sequence[str]) -> bool:
-    """Whether ``texts`` (the sentences an answer would quote) can answer
-    ``question`` by kind: one of them states a number when the question's form asks for one
-    (``asks_for_number``), and one speaks of a default when the question asks for a default."""
+    """Whether ``texts`` (the sentences an answer would quote) can answer ``question`` by kind: one of
+    them states a number when the question's form asks for one (``asks_for_number``), and one speaks of a
+    default when the question asks for a default."""
     if asks_for_number(question) and not any(states_quantity(t) for t in texts):
         return False
     return not DEFAULT.search(question) or any(DEFAULT.search(t) for t in texts)
