@@ -11,6 +11,7 @@ publishes what survives it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from langgraph.runtime import Runtime
 
 from citegraph.agents.prompts import Source, answer_messages
 from citegraph.answers import (
+    MARKER,
     Answer,
     Citation,
     abstention,
@@ -34,7 +36,7 @@ from citegraph.answers import (
     strip_markers,
 )
 from citegraph.context import RagContext
-from citegraph.ingest.chunking import sentence_spans
+from citegraph.ingest.chunking import fenced_spans, sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge
@@ -125,6 +127,16 @@ _ITEM_MARK = r"[ \t]*(?:[*+•‣◦-]|\d{1,2}[.)])[ \t]+"
 LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
 # A longer item is read sentence by sentence, like prose.
 MAX_ITEM_WORDS = 80
+# A longer code block is a program or a listing, not an answer to quote whole.
+MAX_CODE_WORDS = 80
+
+
+def quotable_code(block: str) -> bool:
+    """Whether a code block can be quoted as an answer: at most ``MAX_CODE_WORDS`` words, and no
+    bracketed number (``argv[1]``) the verifier would read as a citation marker."""
+    return len(block.split()) <= MAX_CODE_WORDS and not MARKER.search(block)
+
+
 # A sentence this short leans on the ones around it ("Defaults to 5 seconds.", "**Default:** *16777216*
 # (16 MB).").
 FRAGMENT_WORDS = 5
@@ -136,7 +148,8 @@ OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", r
 
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
-    """The spans an answer can quote, in reading order, each with the sentence before it: every sentence,
+    """The spans an answer can quote, in reading order, each with the sentence before it: every sentence (a
+    code block is one, if ``quotable_code``; a sentence ending in ":" only with the code block it introduces),
     every option's line of a help listing (``OPTION_LINE``), and, whole, every short list item with a fragment
     in it. An option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in
     a fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
@@ -155,6 +168,22 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
         if len(inside) > 1 and fragment and len(match.group().split()) <= MAX_ITEM_WORDS:
             a = inside[0][0]
             units.append((a, max(b for _, b in inside), before.get(a, "")))
+    # A code block is a unit when it is short enough to quote (a whole program or help listing is not; the
+    # listing's option lines are) and holds no bracketed number, which would read as a citation marker. A
+    # sentence introducing one ("To set headers on the client you can do:") goes with it, and is no unit
+    # alone: it only promises the answer, and the judge ranks it above the block, which lacks the question's
+    # words. The block stays a unit of its own too.
+    units = [
+        unit for unit in units if not text.startswith("```", unit[0]) or quotable_code(text[slice(*unit[:2])])
+    ]
+    promises = set()
+    for (a, b), (c, d) in itertools.pairwise(sentences):
+        if text[a:b].endswith(":") and text.startswith("```", c) and quotable_code(text[c:d]):
+            units.append((a, d, before.get(a, "")))
+            promises.add((a, b))
+    if sentences and text[slice(*sentences[-1])].endswith(":"):
+        promises.add(sentences[-1])  # what it introduces is in the next chunk, and a unit there
+    units = [unit for unit in units if unit[:2] not in promises]
     # A help listing's lines are one sentence to the splitter; each option's line is a unit of its own.
     whole = set(sentences)
     units += [
@@ -310,12 +339,30 @@ def judged(
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
+def folded(text: str) -> str:
+    """``text`` on one line with single spaces, but for its code blocks, kept line for line."""
+    parts, cursor = [], 0
+    for a, b in fenced_spans(text):
+        parts += [" ".join(text[cursor:a].split()), text[a:b].strip()]
+        cursor = b
+    parts.append(" ".join(text[cursor:].split()))
+    return " ".join(part for part in parts if part)
+
+
+def adjoins(candidate: Candidate, best: Candidate) -> bool:
+    """Whether ``candidate`` is the sentence right before or after ``best``; a code block after it does
+    not count: "Uses a 307 status code by default." needs no example program after it."""
+    after = candidate.previous == best.text and not candidate.text.startswith("```")
+    return after or candidate.text == best.previous
+
+
 def cited_quote(quote: str, n: int) -> str:
     """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
     takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
     last fragment with the sentence before it). The quote's own bracketed references ("GFS [8] stores ...")
-    are dropped: they would read as our markers."""
-    text = " ".join(strip_markers(quote).split())
+    are dropped: they would read as our markers. Spacing is folded, except in a code block, whose lines
+    are kept."""
+    text = folded(strip_markers(quote))
     parts = [text[a:b] for a, b in sentence_spans(text)] or [text]
     marked = [not is_fragment(part) for part in parts]
     if len(parts) > 1 and not marked[-1]:
@@ -351,7 +398,7 @@ def extractive_answer(
     picked = [best] + [
         c
         for c in ranked[1:max_sentences]
-        if (verdict.answers(c.answer_score) or c.previous == best.text or c.text == best.previous)
+        if (verdict.answers(c.answer_score) or adjoins(c, best))
         and not (c.hit.source_id == best.hit.source_id and c.start < best.end and best.start < c.end)
     ]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))

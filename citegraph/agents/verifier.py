@@ -34,9 +34,10 @@ from citegraph.models.judge.judge import Judge, judge_at
 from citegraph.resources import judge_for
 from citegraph.state import RagState
 
-# Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word (a
-# quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies ...").
-_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+[A-Z]))")
+# Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word or
+# code (a quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies ...", "... do:
+# ```python ...``` [1] `--reload` and ...").
+_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+[A-Z`]))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")

@@ -28,6 +28,9 @@ _ABBREVIATIONS = frozenset(
     "dept approx e.g i.e cf al jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+# A fenced code block is never split: its lines are not sentences, a blank line inside it ends no paragraph,
+# and its opening line (at a line start) and closing fence (at a line end) bound it as a sentence of its own.
+_FENCE = re.compile(r"```")
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,30 @@ def _strip(text: str, start: int, end: int) -> Span | None:
     return (start, end) if end > start else None
 
 
-def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Spans of the paragraphs (blocks separated by blank lines) of ``text[start:end]``."""
+def fenced_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Spans of the fenced code blocks (```` ``` ```` to ```` ``` ````) of ``text[start:end]``, fences paired
+    in order; an unclosed one runs to ``end``."""
     end = len(text) if end is None else end
+    fences = [m.start() for m in _FENCE.finditer(text, start, end)]
+    return [
+        (a, fences[i + 1] + 3 if i + 1 < len(fences) else end) for i, a in enumerate(fences) if i % 2 == 0
+    ]
+
+
+def _inside(position: int, spans: list[Span]) -> bool:
+    return any(a < position < b for a, b in spans)
+
+
+def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Spans of the paragraphs (blocks separated by blank lines, none inside a code block) of
+    ``text[start:end]``."""
+    end = len(text) if end is None else end
+    code = fenced_spans(text, start, end)
     spans: list[Span] = []
     cursor = start
     for match in _PARAGRAPH_BREAK.finditer(text, start, end):
+        if _inside(match.start(), code):
+            continue
         if (span := _strip(text, cursor, match.start())) is not None:
             spans.append(span)
         cursor = match.end()
@@ -74,23 +95,42 @@ def _is_sentence_end(text: str, punct_start: int, after: int) -> bool:
     return not (next_char.isalpha() and next_char.islower())
 
 
+def _code_bounds(text: str, code: list[Span], start: int, end: int) -> set[int]:
+    """Where code blocks force a sentence break: before a fence opening a line, after one closing a line."""
+    bounds = set()
+    for a, b in code:
+        if a > start and text[a - 1] == "\n":
+            bounds.add(a)
+        if b < end and text[b] == "\n":
+            bounds.add(b)
+    return bounds
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Spans of the sentences in ``text[start:end]``; paragraph breaks always end a sentence."""
+    """Spans of the sentences in ``text[start:end]``; paragraph breaks always end a sentence, and a code
+    block on lines of its own is one sentence (nothing inside a code block ends one)."""
     spans: list[Span] = []
     for p_start, p_end in paragraph_spans(text, start, end):
         if has_thai(text[p_start:p_end]):  # no sentence-final punctuation in Thai: a trained splitter decides
             spans.extend(thai_sentence_spans(text, p_start, p_end))
             continue
-        cursor = p_start
+        code = fenced_spans(text, p_start, p_end)
+        cuts = _code_bounds(text, code, p_start, p_end)
         for match in _SENTENCE_END.finditer(text, p_start, p_end):
             after = match.end()
             while after < p_end and text[after].isspace():
                 after += 1
-            if after >= p_end or not _is_sentence_end(text, match.start(), after):
-                continue
-            if (span := _strip(text, cursor, match.end())) is not None:
+            if (
+                after < p_end
+                and not _inside(match.start(), code)
+                and _is_sentence_end(text, match.start(), after)
+            ):
+                cuts.add(match.end())
+        cursor = p_start
+        for cut in sorted(cuts):
+            if (span := _strip(text, cursor, cut)) is not None:
                 spans.append(span)
-            cursor = match.end()
+            cursor = cut
         if (span := _strip(text, cursor, p_end)) is not None:
             spans.append(span)
     return spans

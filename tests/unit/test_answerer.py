@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from citegraph.agents.answerer import (
     QUANTITY_WEIGHT,
+    Candidate,
+    adjoins,
     candidate_sentences,
     cited_quote,
     named_first,
@@ -117,6 +119,44 @@ def test_a_quoted_list_item_carries_a_marker_per_claim_the_verifier_reads() -> N
         ("Between requests, connections must receive new data.", (2,)),
     ]
     assert cited_quote("Set the maximum size. Default: 5.", 1) == "Set the maximum size. Default: 5. [1]"
+
+
+def test_a_sentence_introducing_code_goes_with_it() -> None:
+    code = '```python\nclient = TestClient(app)\n\n# Set headers. For all.\nclient.headers = {"A": "b"}\n```'
+    program = "```python\n" + "x = 1\n" * 40 + "```"
+    text = (
+        f"For example, to set headers on the TestClient you can do:\n\n{code}\n\n"
+        f"A whole program follows:\n\n{program}\n\n"
+        "Read the first argument:\n\n```python\nsys.argv[1]\n```\n\nThen it raises an error.\n\n"
+        "To send files, write:"
+    )
+    found = [c.text for c in candidate_sentences([hit(text)])]
+    assert found == [
+        f"For example, to set headers on the TestClient you can do:\n\n{code}",
+        code,  # the block alone too, read with its introduction as the sentence before it
+        # A program too long to quote is no unit (its introduction alone is), nor code with a bracketed
+        # number (it would read as a citation marker).
+        "A whole program follows:",
+        "Read the first argument:",
+        "Then it raises an error.",
+        # An introduction at the end of a chunk lost what it introduces: no unit.
+    ]
+
+
+def test_a_quoted_code_block_keeps_its_lines_and_one_marker() -> None:
+    code = '```python\nclient = TestClient(app)\n\n# Set headers. Then send.\nclient.get("/")\n```'
+    text = cited_quote(f"You can do:\n\n{code}", 1)
+    assert text == f"You can do: {code} [1]"
+    ((_, claim, cites),) = split_answer(text)
+    assert cites == (1,) and claim.startswith("You can do: ```python client = TestClient(app)")
+
+
+def test_an_example_program_after_the_answer_does_not_tag_along() -> None:
+    best = Candidate(hit("x"), 0, 10, "Uses a 307 status code by default.", "")
+    code = Candidate(hit("x"), 11, 40, "```python\nRedirectResponse(url='/')\n```", best.text)
+    after = Candidate(hit("x"), 11, 40, "It is cached.", best.text)
+    assert not adjoins(code, best)
+    assert adjoins(after, best) and adjoins(best, after)
 
 
 def test_the_exact_names_a_question_gives_are_found() -> None:

@@ -41,6 +41,21 @@ def test_paragraphs_split_on_blank_lines_only() -> None:
     assert texts(text, paragraph_spans(text)) == ["one\nline two", "second para", "third"]
 
 
+def test_a_code_block_is_one_sentence_of_one_paragraph() -> None:
+    code = '```python\nclient = TestClient(app)\n\n# Set headers. Then send.\nclient.get("/")\n```'
+    text = f"To set headers you can do:\n{code}\nIt works. Really."
+    assert texts(text, sentence_spans(text)) == ["To set headers you can do:", code, "It works.", "Really."]
+    assert texts(text, paragraph_spans(text)) == [text]
+    # On one line (as a quoted answer has it), nothing inside the fences ends a sentence.
+    flat = "Do this: ```python x = 1. Then y. ``` It works."
+    assert texts(flat, sentence_spans(flat)) == ["Do this: ```python x = 1. Then y. ``` It works."]
+    # An unclosed fence (a chunk cut inside a long block) runs to the end.
+    assert texts("Run it:\n```sh\nmake. Now.", sentence_spans("Run it:\n```sh\nmake. Now.")) == [
+        "Run it:",
+        "```sh\nmake. Now.",
+    ]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_chunks_are_exact_bounded_overlapping_and_cover_all_text(seed: int) -> None:
     rng = random.Random(seed)

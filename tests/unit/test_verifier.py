@@ -39,6 +39,14 @@ def test_split_answer_attaches_markers_to_their_sentences() -> None:
     ]
 
 
+def test_a_quoted_code_block_ends_the_claim_before_it() -> None:
+    answer = 'Send: ```python\nhttpx.post(url, data={"a": 1})\n``` [1] ```python\nhttpx.get(url)\n``` [2]'
+    assert [(claim, cites) for _, claim, cites in split_answer(answer)] == [
+        ('Send: ```python httpx.post(url, data={"a": 1}) ```', (1,)),
+        ("```python httpx.get(url) ```", (2,)),
+    ]
+
+
 def test_numbers_and_entities() -> None:
     assert numbers("nine sailors, 1,200 oars and 3.5 knots in 1923") == {"9", "1200", "3.5", "1923"}
     assert entities("The doctor met Irene Adler's maid. He saw Watson in London.") == {
