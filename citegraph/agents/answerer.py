@@ -172,7 +172,7 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     # listing's option lines are) and holds no bracketed number, which would read as a citation marker. A
     # sentence introducing one ("To set headers on the client you can do:") goes with it, and is no unit
     # alone: it only promises the answer, and the judge ranks it above the block, which lacks the question's
-    # words. The block stays a unit of its own too.
+    # words. The block stays a unit of its own too (dropping it lost answers on real_docs_code).
     units = [
         unit for unit in units if not text.startswith("```", unit[0]) or quotable_code(text[slice(*unit[:2])])
     ]
@@ -181,8 +181,6 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
         if text[a:b].endswith(":") and text.startswith("```", c) and quotable_code(text[c:d]):
             units.append((a, d, before.get(a, "")))
             promises.add((a, b))
-    if sentences and text[slice(*sentences[-1])].endswith(":"):
-        promises.add(sentences[-1])  # what it introduces is in the next chunk, and a unit there
     units = [unit for unit in units if unit[:2] not in promises]
     # A help listing's lines are one sentence to the splitter; each option's line is a unit of its own.
     whole = set(sentences)
@@ -215,7 +213,10 @@ def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) 
             if key not in seen and fit and span_key(hit.source, hit.start + a) not in exclude:
                 seen.add(key)
                 candidates.append(Candidate(hit, hit.start + a, hit.start + b, sentence, previous))
-    return candidates
+    # A chunk ending in a sentence that introduces a code block ("To send files, write:") has the block in
+    # the next chunk; where that chunk was retrieved too, the sentence goes only with its block there.
+    introduced = {(c.hit.source_id, c.start) for c in candidates if not c.text.endswith(":")}
+    return [c for c in candidates if not c.text.endswith(":") or (c.hit.source_id, c.start) not in introduced]
 
 
 # The judge reads only the bi-encoder's best candidates: each judged sentence costs a cross-encoder pass,

@@ -139,8 +139,13 @@ def test_a_sentence_introducing_code_goes_with_it() -> None:
         "A whole program follows:",
         "Read the first argument:",
         "Then it raises an error.",
-        # An introduction at the end of a chunk lost what it introduces: no unit.
+        "To send files, write:",  # what it introduces is not in this chunk
     ]
+    # Where the next chunk, with the block, was retrieved too, the introduction goes only with its block.
+    block = "```python\nclient.post('/form', files=files)\n```"
+    ending, next_chunk = "It raises on a failure. To send files, write:", f"To send files, write:\n\n{block}"
+    both = candidate_sentences([hit(ending, 100), hit(next_chunk, 100 + ending.index("To send"))])
+    assert [c.text for c in both] == ["It raises on a failure.", next_chunk, block]
 
 
 def test_a_quoted_code_block_keeps_its_lines_and_one_marker() -> None:
