@@ -97,19 +97,22 @@ def _is_debris(sentence: str) -> bool:
     return len(lines) >= 4 and sum(len(line) <= 2 for line in lines) > len(lines) / 2
 
 
+# A Markdown heading line ("#### Custom JSON serialization").
+MARKDOWN_HEADING = re.compile(r"#{1,6}[ \t]+[^\n]*")
 # Fewer words than this make a heading or a fragment, never an answer on its own.
 MIN_SENTENCE_WORDS = 4
 
 
 def _is_answer_shaped(sentence: str) -> bool:
     """Whether a sentence could answer: four words or more (Thai counted in segmented words), not a
-    question itself, not an entry of a paper's reference list ("[8] GHEMAWAT, S., ..."), not the debris
-    of a figure or table."""
+    question itself, not a Markdown heading, not an entry of a paper's reference list ("[8] GHEMAWAT, S.,
+    ..."), not the debris of a figure or table."""
     count = len(words(sentence)) if has_thai(sentence) else len(sentence.split())
     question = sentence.rstrip("\"'”’) ").endswith("?")
     return (
         count >= MIN_SENTENCE_WORDS
         and not question
+        and not MARKDOWN_HEADING.fullmatch(sentence)
         and not REFERENCE_ENTRY.match(sentence)
         and not _is_debris(sentence)
     )
@@ -350,6 +353,19 @@ def folded(text: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+def introduction_start(text: str, start: int) -> int:
+    """Where the sentence introducing the code block at ``text[start:]`` begins ("To disable this, use the
+    `-H` option:" right before it), else ``start``: a code block is quoted with its introduction, which the
+    judge often ranks below the bare block, or which the chunk holding the block may have left out."""
+    window = max(0, start - 400)
+    spans = sentence_spans(text, window, start)
+    if spans and (spans[-1][0] > window or window == 0):
+        a, b = spans[-1]
+        if text[a:b].endswith(":") and not text[b:start].strip():
+            return a
+    return start
+
+
 def adjoins(candidate: Candidate, best: Candidate) -> bool:
     """Whether ``candidate`` is the sentence right before or after ``best``; a code block after it does
     not count: "Uses a 307 status code by default." needs no example program after it."""
@@ -412,9 +428,11 @@ def extractive_answer(
         if hit.source_id not in source_texts:
             record = store.source(hit.source_id)
             source_texts[hit.source_id] = record.text if record else hit.text
-        citation = cite(
-            n, hit.chunk_id, hit.source, source_texts[hit.source_id], candidate.start, candidate.end, hit.page
+        text = source_texts[hit.source_id]
+        start = (
+            introduction_start(text, candidate.start) if candidate.text.startswith("```") else candidate.start
         )
+        citation = cite(n, hit.chunk_id, hit.source, text, start, candidate.end, hit.page)
         citations.append(citation)
         sentences.append(cited_quote(citation["quote"], n))
     answer = Answer(

@@ -8,6 +8,7 @@ from citegraph.agents.answerer import (
     adjoins,
     candidate_sentences,
     cited_quote,
+    introduction_start,
     named_first,
     ranked_score,
 )
@@ -28,6 +29,13 @@ def test_a_heading_glued_to_a_sentence_is_left_out_of_the_candidate() -> None:
     # A line that merely wraps a sentence is not a heading.
     wrapped = "The master\nThen pings every worker that it knows about."
     assert candidate_sentences([hit(wrapped)])[0].text == wrapped
+
+
+def test_a_markdown_heading_never_answers() -> None:
+    text = (
+        "#### Custom JSON serialization\n\nYou can subclass `JSONResponse` and override its `render` method."
+    )
+    assert [c.text for c in candidate_sentences([hit(text)])] == [text.split("\n\n")[1]]
 
 
 def test_figure_and_table_debris_never_answers() -> None:
@@ -154,6 +162,17 @@ def test_a_quoted_code_block_keeps_its_lines_and_one_marker() -> None:
     assert text == f"You can do: {code} [1]"
     ((_, claim, cites),) = split_answer(text)
     assert cites == (1,) and claim.startswith("You can do: ```python client = TestClient(app)")
+
+
+def test_a_code_block_is_quoted_with_the_sentence_introducing_it() -> None:
+    text = "By default, hidden files are skipped. To search them, use the `-H` option:\n```bash\nfd -H x\n```"
+    block = text.index("```")
+    assert text[introduction_start(text, block) :].startswith("To search them, use the `-H` option:")
+    # No introduction: a sentence not ending in ":", or text between it and the block.
+    plain = "Hidden files are skipped.\n```bash\nfd -H x\n```"
+    assert introduction_start(plain, plain.index("```")) == plain.index("```")
+    gap = "Use this:\n\nIt is short.\n\n```bash\nfd -H x\n```"
+    assert introduction_start(gap, gap.index("```")) == gap.index("```")
 
 
 def test_an_example_program_after_the_answer_does_not_tag_along() -> None:
