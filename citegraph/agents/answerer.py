@@ -357,7 +357,9 @@ def introduction_start(text: str, start: int) -> int:
     """Where the sentence introducing the code block at ``text[start:]`` begins ("To disable this, use the
     `-H` option:" right before it), else ``start``: a code block is quoted with its introduction, which the
     judge often ranks below the bare block, or which the chunk holding the block may have left out."""
-    window = max(0, start - 400)
+    # From the end of the code block before it, if it is near: a window starting inside that block would
+    # pair its closing fence with the next opening one.
+    window = max(0, start - 400, text.rfind("```", 0, start) + 3)
     spans = sentence_spans(text, window, start)
     if spans and (spans[-1][0] > window or window == 0):
         a, b = spans[-1]

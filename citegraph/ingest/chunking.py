@@ -1,9 +1,9 @@
 """Sentence- and paragraph-aware chunking with exact character spans.
 
 Chunks are built from whole sentences, never cut mid-sentence unless one sentence alone is longer than a
-chunk, and prefer to end where a paragraph ends; a fenced code block counts as one sentence, so a chunk holds
-it whole when it fits. Every span is exact: ``text[start:end]`` *is* the chunk,
-so a citation can point at the very characters it quotes.
+chunk, and prefer to end where a paragraph ends; a fenced code block counts as one sentence, so a chunk
+holds it whole when it fits. Every span is exact: ``text[start:end]`` *is* the chunk, so a citation can
+point at the very characters it quotes.
 
 We wrote this instead of using LangChain's RecursiveCharacterTextSplitter: that splitter cuts at line
 breaks (hard-wrapped books break every 70 characters, mid-sentence) and recovers offsets with

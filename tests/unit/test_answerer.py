@@ -173,6 +173,11 @@ def test_a_code_block_is_quoted_with_the_sentence_introducing_it() -> None:
     assert introduction_start(plain, plain.index("```")) == plain.index("```")
     gap = "Use this:\n\nIt is short.\n\n```bash\nfd -H x\n```"
     assert introduction_start(gap, gap.index("```")) == gap.index("```")
+    # A code block just before: its closing fence does not open one.
+    listing = "fd x --an-option\n" * 30  # longer than the 400 characters looked back over
+    two = f"First:\n```bash\n{listing}```\n\nThen, to search hidden files:\n```bash\nfd -H x\n```"
+    second = two.rindex("```bash")
+    assert two[introduction_start(two, second) :].startswith("Then, to search hidden files:")
 
 
 def test_an_example_program_after_the_answer_does_not_tag_along() -> None:
