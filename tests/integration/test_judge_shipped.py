@@ -144,3 +144,40 @@ def test_a_question_asking_for_a_default_is_not_answered_by_text_naming_none(jud
     )
     untold = "What is the default value of --timeout-graceful-shutdown?"
     assert extractive_answer(untold, _hits(shutdown), _Store(embedder), judge)["abstained"]
+
+
+CLIENT_DOCS = """You can use the client to make requests against your application.
+
+For example, to set headers on the client you can do:
+
+```python
+client = Client(app)
+
+# Set headers on the client for future requests
+client.headers = {"Authorization": "secret"}
+response = client.get("/")
+```
+
+And to send files with the client:
+
+```python
+client = Client(app)
+
+# Send a single file
+with open("example.txt", "rb") as f:
+    response = client.post("/form", files={"file": f})
+```
+
+For more information you can check the documentation."""
+
+
+def test_a_code_answer_is_quoted_whole_with_its_introduction_and_verified(judge: Judge, embedder) -> None:
+    answer = extractive_answer(
+        "How do I send a file with the client?", _hits(CLIENT_DOCS), _Store(embedder), judge
+    )
+    assert not answer["abstained"]
+    text = answer["answer"]
+    assert "And to send files with the client: ```python\nclient = Client(app)\n" in text  # lines kept
+    assert 'files={"file": f})\n``` [1]' in text  # the whole block, one marker
+    sources = {c["n"]: c["quote"] for c in answer["citations"]}
+    assert Verifier(judge).verify(text, sources).verified
