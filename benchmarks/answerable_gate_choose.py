@@ -28,8 +28,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
 
 from benchmarks.common import machine, save
-from citegraph.eval.qa import Question, SquadData, excluding_pipeline, normalize_answer, open_squad_store
-from citegraph.models.judge.data import _explorer_page
+from citegraph.eval.qa import (
+    Question,
+    SquadData,
+    normalize_answer,
+    open_squad_store,
+    retrieved_with_and_without,
+)
+from citegraph.models.judge.data import explorer_page
 from citegraph.settings import Settings
 
 SIGNALS = ("closeness", "answerable", "answer", "span")
@@ -44,7 +50,7 @@ def load_explorer_articles(folder: Path, articles: int, paragraphs: int, seed: i
     data = SquadData(name=f"squad-train-{articles}x{paragraphs}-{seed}", paragraphs={})
     for a, page in enumerate(pages[:articles]):
         by_context: dict[str, list[tuple[str, str]]] = {}
-        for item in _explorer_page(page, page.read_text(encoding="utf-8")):
+        for item in explorer_page(page, page.read_text(encoding="utf-8")):
             start, end = item.answers[0]
             by_context.setdefault(item.context, []).append((item.question, item.context[start:end]))
         contexts = list(by_context)
@@ -86,29 +92,22 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
 
 def score_questions(data: SquadData, limit: int | None) -> list[dict[str, Any]]:
     """Each question's signals with its paragraph (``with``) and without it (``removed``)."""
-    from citegraph.context import RagContext
-    from citegraph.graphs.retrieval import graph
     from citegraph.models.judge.judge import judge_for_settings
-    from citegraph.resources import register_pipeline
-    from citegraph.retrieval.pipeline import RetrievalPipeline
 
     store = open_squad_store(data, Settings())
     judge = judge_for_settings(store.settings)
-    base = RetrievalPipeline(store, store.settings)
-    questions = data.questions[:limit] if limit else data.questions
     rows = []
-    for i, q in enumerate(questions, 1):
-        row: dict[str, Any] = {"question": q.question}
-        for name, pipeline in (("with", base), ("removed", excluding_pipeline(base, q.doc_id))):
-            register_pipeline(f"gate-choose-{name}", pipeline)
-            hits = graph.invoke({"question": q.question}, context=RagContext(pipeline=f"gate-choose-{name}"))
-            row[name] = signals(q.question, hits["hits"], store, judge)
+    questions = data.questions[:limit] if limit else data.questions
+    for q, hits, hits_removed in retrieved_with_and_without(store, questions):
+        row = {
+            "question": q.question,
+            "with": signals(q.question, hits, store, judge),
+            "removed": signals(q.question, hits_removed, store, judge),
+        }
         top = normalize_answer(row["with"].pop("top"))
         row["removed"].pop("top")
         row["top_holds_answer"] = any(normalize_answer(a) in top for a in q.answers)
         rows.append(row)
-        if i % 50 == 0 or i == len(questions):
-            print(f"{i}/{len(questions)} questions", flush=True)
     return rows
 
 

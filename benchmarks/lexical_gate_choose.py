@@ -32,9 +32,9 @@ from benchmarks.common import machine, save
 from citegraph.eval.qa import (
     Question,
     SquadData,
-    excluding_pipeline,
     normalize_answer,
     open_squad_store,
+    retrieved_with_and_without,
 )
 from citegraph.settings import Settings
 
@@ -74,26 +74,12 @@ class Scored:
 def score_questions(data: SquadData, limit: int, log: Callable[[str], None] = print) -> list[Scored]:
     """Retrieve each question (first ``limit``) with and without its paragraph and score the sentences."""
     from citegraph.agents.answerer import candidate_sentences, judged_by_terms
-    from citegraph.context import RagContext
-    from citegraph.graphs.retrieval import graph
-    from citegraph.resources import register_pipeline
-    from citegraph.retrieval.pipeline import RetrievalPipeline
 
     store = open_squad_store(data, Settings())
-    base = RetrievalPipeline(store, store.settings)
-    register_pipeline("gate-choose", base)
     scored = []
-    questions = data.questions[:limit]
-    for i, q in enumerate(questions, 1):
-        found = []
-        for name, pipeline in (
-            ("gate-choose", base),
-            ("gate-choose-removed", excluding_pipeline(base, q.doc_id)),
-        ):
-            register_pipeline(name, pipeline)
-            hits = graph.invoke({"question": q.question}, context=RagContext(pipeline=name))["hits"]
-            found.append(judged_by_terms(q.question, candidate_sentences(hits), store).ranked)
-        with_paragraph, removed = found
+    for q, hits, hits_removed in retrieved_with_and_without(store, data.questions[:limit], log):
+        with_paragraph = judged_by_terms(q.question, candidate_sentences(hits), store).ranked
+        removed = judged_by_terms(q.question, candidate_sentences(hits_removed), store).ranked
         gold = [normalize_answer(a) for a in q.answers]
         top = normalize_answer(with_paragraph[0].text) if with_paragraph else ""
         scored.append(
@@ -103,8 +89,6 @@ def score_questions(data: SquadData, limit: int, log: Callable[[str], None] = pr
                 top_holds_answer=any(g and g in top for g in gold),
             )
         )
-        if i % 50 == 0 or i == len(questions):
-            log(f"{i}/{len(questions)} questions")
     return scored
 
 

@@ -24,14 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
 
 from benchmarks.common import machine, save
-from citegraph.ingest.chunking import sentence_spans
 from citegraph.models.judge import lexical
-from citegraph.models.judge.data import read_folder
-
-
-def answer_sentence(context: str, start: int) -> str:
-    """The sentence of ``context`` holding the character at ``start``."""
-    return next((context[a:b] for a, b in sentence_spans(context) if a <= start < b), context)
+from citegraph.models.judge.data import answer_sentence, read_folder
 
 
 def main() -> None:
@@ -52,7 +46,9 @@ def main() -> None:
         if form is None or not item.answers:
             continue
         questions[form] += 1
-        stated[form] += lexical.states_quantity(answer_sentence(item.context, item.answers[0][0]))
+        stated[form] += lexical.states_quantity(
+            answer_sentence(item.context, item.answers[0][0]) or item.context
+        )
     forms = {
         form: {"questions": n, "states_number": round(stated[form] / n, 4)}
         for form, n in questions.most_common()

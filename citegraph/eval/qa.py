@@ -29,7 +29,7 @@ import json
 import re
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,29 @@ def excluding_pipeline(base: RetrievalPipeline, excluded_doc: str) -> ExcludingP
     clone.__class__ = ExcludingPipeline
     clone.excluded_source = source_id_for(f"beir://{DATASET}/{excluded_doc}")  # type: ignore[attr-defined]
     return clone  # type: ignore[return-value]
+
+
+def retrieved_with_and_without(
+    store: Any, questions: list[Question], log: Callable[[str], None] = print
+) -> Iterator[tuple[Question, list[Any], list[Any]]]:
+    """Each of ``questions`` retrieved through the ``retrieval`` graph twice, over ``store`` (an
+    ``open_squad_store``): with its paragraph and with it removed, as (question, hits, hits without)."""
+    from citegraph.context import RagContext
+    from citegraph.graphs.retrieval import graph
+    from citegraph.resources import register_pipeline
+
+    base = RetrievalPipeline(store, store.settings)
+    for i, q in enumerate(questions, 1):
+        found = []
+        for name, pipeline in (("with", base), ("removed", excluding_pipeline(base, q.doc_id))):
+            # One name per side, re-registered per question: the runs are sequential.
+            register_pipeline(f"squad-{name}", pipeline)
+            found.append(
+                graph.invoke({"question": q.question}, context=RagContext(pipeline=f"squad-{name}"))["hits"]
+            )
+        yield q, found[0], found[1]
+        if i % 50 == 0 or i == len(questions):
+            log(f"{i}/{len(questions)} questions")
 
 
 # -- evaluation --------------------------------------------------------------------------------------------

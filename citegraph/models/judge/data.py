@@ -121,7 +121,7 @@ _QUESTION = re.compile(r'<strong class="question">(.*?)</strong>(.*?)(?=<div cla
 _ANSWER = re.compile(r'<span class="answer">(.*?)</span>', re.S)
 
 
-def _explorer_page(path: Path, page: str) -> Iterator[QAItem]:
+def explorer_page(path: Path, page: str) -> Iterator[QAItem]:
     """QA items of one SQuAD-explorer article page (HTML with no answer offsets: an answer's first
     occurrence in its paragraph is taken as its place)."""
     for context_html, rest in _PARAGRAPH.findall(page):
@@ -214,7 +214,7 @@ def read_folder(folder: Path) -> Collection:
             elif path.suffix == ".html":
                 page = path.read_text(encoding="utf-8")
                 if 'class="para-wrap"' in page:
-                    found.qa += _explorer_page(path, page)
+                    found.qa += explorer_page(path, page)
             elif path.suffix == ".json":
                 raw = json.loads(path.read_text(encoding="utf-8"))
                 if not isinstance(raw, dict) or "data" not in raw:
@@ -240,6 +240,11 @@ def read_folder(folder: Path) -> Collection:
 
 
 # -- examples ------------------------------------------------------------------------------------------
+
+
+def answer_sentence(context: str, start: int) -> str | None:
+    """The sentence of ``context`` holding the character at ``start`` (an answer's first character)."""
+    return next((context[a:b] for a, b in sentence_spans(context) if a <= start < b), None)
 
 
 def held_out(key: str, share: float) -> bool:
@@ -377,8 +382,7 @@ def build_examples(
     for item in found.qa[::2]:
         if not item.answers:
             continue
-        spans = sentence_spans(item.context)
-        sentence = next((item.context[a:b] for a, b in spans if a <= item.answers[0][0] < b), None)
+        sentence = answer_sentence(item.context, item.answers[0][0])
         if sentence is None or len(sentence.split()) < 5:
             continue
         passage = item.context[: max(600, item.answers[0][1] + 200)]
