@@ -36,16 +36,12 @@ class CachedJudge:
     def __init__(self, judge: Any) -> None:
         self._judge = judge
         self._answers = functools.cache(lambda q, s, p, c: judge.answers(q, list(s), list(p), list(c)))
-        self._answerable = functools.cache(lambda q, s, c: judge.answerable(q, list(s), c))
         self._closeness = functools.cache(lambda a, b: judge.closeness(list(a), list(b)))
 
     def answers(
         self, question: str, sentences: list[str], previous: list[str], closeness: list[float]
     ) -> list:
         return self._answers(question, tuple(sentences), tuple(previous), tuple(closeness))
-
-    def answerable(self, question: str, sentences: list[str], closeness: float | None = None) -> float:
-        return self._answerable(question, tuple(sentences), closeness)
 
     def closeness(self, first: list[str], second: list[str]) -> Any:
         return self._closeness(tuple(first), tuple(second))
@@ -60,7 +56,8 @@ def main() -> None:
     from citegraph.agents import answerer
     from citegraph.context import RagContext
     from citegraph.graphs.rag import graph
-    from citegraph.resources import judge_for, pipeline_for
+    from citegraph.models.judge.judge import judge_for
+    from citegraph.resources import pipeline_for
 
     with tempfile.TemporaryDirectory(prefix="citegraph-rank-choose-") as scratch:
         store_dir = Path(scratch) / "store"

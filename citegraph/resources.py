@@ -21,7 +21,6 @@ from citegraph.settings import Settings
 
 if TYPE_CHECKING:
     from citegraph.context import RagContext
-    from citegraph.models.judge.judge import Judge
     from citegraph.retrieval.pipeline import RetrievalPipeline
     from citegraph.retrieval.store import HybridStore
 
@@ -131,14 +130,6 @@ def pipeline_for(context: RagContext) -> RetrievalPipeline:
         return with_settings(base, **changes)
 
     return shared(("pipeline", id(base), *sorted(changes.items())), build)
-
-
-def judge_for(context: RagContext) -> Judge:
-    """The judge a run uses: the one its store's settings name (``CITEGRAPH_JUDGE_MODEL``), else the
-    shipped one; loaded once per process."""
-    from citegraph.models.judge.judge import judge_for_settings
-
-    return judge_for_settings(pipeline_for(context).settings)
 
 
 def _base_pipeline(context: RagContext) -> RetrievalPipeline:

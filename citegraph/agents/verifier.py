@@ -30,8 +30,7 @@ from citegraph.answers import UNVERIFIED_TEXTS, Answer, abstention, is_fragment,
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.ingest.thai import has_thai
-from citegraph.models.judge.judge import Judge, judge_at
-from citegraph.resources import judge_for
+from citegraph.models.judge.judge import Judge, judge_at, judge_for
 from citegraph.state import RagState
 
 # Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word or

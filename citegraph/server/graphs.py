@@ -172,6 +172,11 @@ def _stopped_mid_way(snapshot: Any) -> bool:
     return bool(tasks) and not snapshot.interrupts and not any(t.error or t.interrupts for t in tasks)
 
 
+def _failed(snapshot: Any) -> bool:
+    """A step of the last run raised: its task is left in the checkpoint with the error."""
+    return any(t.error for t in snapshot.tasks)
+
+
 def _invalid_question(error: Exception) -> ApiError:
     return ApiError(400, f"invalid question: {error}", code="invalid_question", param="messages")
 
@@ -290,7 +295,9 @@ class GraphService:
             cut_off = _stopped_mid_way(snapshot)  # we hold the lock, so no live worker is running it
             metadata = snapshot.metadata or {}
             if request_key and metadata.get(_REQUEST_KEY) == request_key:
-                if cut_off:
+                # A run cut off, or one whose step raised (its client got a 500 and retries), goes on from
+                # its last checkpoint: the failed step runs again.
+                if cut_off or _failed(snapshot):
                     return self._go_on(spec, thread_id, snapshot, on_token, request_key)
                 # A worker killed between saving the input checkpoint and its input leaves a checkpoint of
                 # this request with the previous turn's state: that request never ran, so run it below.

@@ -167,7 +167,8 @@ def test_approved_removal_runs_once(store_dir: str, tmp_path: Path) -> None:
 def test_planted_instructions_cannot_add_tool_calls_without_an_llm(store_dir: str, question: str) -> None:
     before = sources(store_dir)
     answer = run_assistant(question, context=ctx(store_dir), approve=lambda p: pytest.fail(f"asked: {p}"))
-    assert len(answer["steps"]) == 1 and answer["steps"][0]["tool"] in {"cited_answer", "search_documents"}
+    # An abstained cited answer may be followed by a search (the planner's one revision): never a removal.
+    assert answer["steps"] and {s["tool"] for s in answer["steps"]} <= {"cited_answer", "search_documents"}
     assert sources(store_dir) == before
 
 
@@ -181,7 +182,8 @@ def test_planted_instructions_cannot_add_tool_calls_with_an_obedient_llm_planner
         graph=graph,
         approve=lambda p: pytest.fail(f"asked: {p}"),
     )
-    assert [s["tool"] for s in answer["steps"]] == ["cited_answer"]
+    assert [s["tool"] for s in answer["steps"]][:1] == ["cited_answer"]
+    assert {s["tool"] for s in answer["steps"]} <= {"cited_answer", "search_documents"}
     assert sources(store_dir) == before
     assert Obedient.seen and not any("remove_source" in text for text in Obedient.seen)  # never saw the note
     # Control: the fake does obey planted text when it is shown it, so the test above can fail.

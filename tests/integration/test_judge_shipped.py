@@ -16,6 +16,7 @@ from citegraph.agents.answerer import extractive_answer
 from citegraph.agents.verifier import Verifier
 from citegraph.models.judge.judge import SHIPPED_JUDGE, Judge
 from citegraph.retrieval.store import Hit
+from citegraph.retrieval.tokenizer import tokenize
 
 PASSAGE = (
     "Installation. The client library supports Python 3.9 and later. "
@@ -36,13 +37,21 @@ def _hits(*texts: str) -> list[Hit]:
 
 
 class _Store:
-    """What ``extractive_answer`` needs of a store: the embedder and a source lookup."""
+    """What ``extractive_answer`` needs of a store: the embedder, a source lookup and BM25 document
+    frequencies over ``documents`` (none given: every term equally rare)."""
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, embedder, documents: tuple[str, ...] = ()) -> None:
         self.embedder = embedder
+        self.terms = [set(tokenize(d)) for d in documents]
 
     def source(self, source_id: str) -> None:
         return None
+
+    def bm25_document_frequency(self, terms: list[str]) -> dict[str, int]:
+        return {t: n for t in terms if (n := sum(t in d for d in self.terms))}
+
+    def __len__(self) -> int:
+        return max(len(self.terms), 10)
 
 
 def test_the_shipped_judge_is_small_and_has_a_card() -> None:
@@ -109,6 +118,26 @@ MANUAL = (
     "The search can follow symbolic links with the `--follow` flag. "
     "Each flag's documentation says which other flags override it."
 )
+
+
+HTTP2 = (
+    "The client speaks HTTP/1.1 by default. HTTP/2 support is optional: install the http2 extra and pass "
+    "http2=True when you create the client. Connections are pooled and reused between requests."
+)
+HTTP3 = "Requests can also go over QUIC: pass http3=True to use HTTP/3, which needs the quic extra."
+POOL = "The connection pool keeps at most 100 connections. Idle connections are closed after five seconds."
+CLIENT_MANUAL = (HTTP2, HTTP3, POOL, "Timeouts default to five seconds for every operation.")
+
+
+def test_it_abstains_when_the_passages_lack_what_the_question_asks_about(judge: Judge, embedder) -> None:
+    # Passages about HTTP/2 are close to a question about HTTP/3, but none holds "3", its rarest term in
+    # the store: the gate weighs the share of the question's weighted terms the passages hold. Given the
+    # sentence that says it, it answers with that sentence.
+    question = "How do I make the client use HTTP/3?"
+    store = _Store(embedder, CLIENT_MANUAL)
+    assert extractive_answer(question, _hits(HTTP2, POOL), store, judge)["abstained"]
+    told = extractive_answer(question, _hits(HTTP2, HTTP3), store, judge)
+    assert not told["abstained"] and "http3=True" in told["answer"]
 
 
 def test_a_sentence_naming_the_option_asked_about_answers(judge: Judge, embedder) -> None:
@@ -181,3 +210,17 @@ def test_a_code_answer_is_quoted_whole_with_its_introduction_and_verified(judge:
     assert 'files={"file": f})\n``` [1]' in text  # the whole block, one marker
     sources = {c["n"]: c["quote"] for c in answer["citations"]}
     assert Verifier(judge).verify(text, sources).verified
+
+
+def test_threads_asking_for_a_judge_at_once_share_one_load(tmp_path: Path) -> None:
+    # A server's first requests arrive together: racing loads once failed in transformers' lazy imports
+    # ("cannot import name 'BertConfig'"), and each load costs memory.
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    from citegraph.models.judge.judge import judge_at
+
+    folder = shutil.copytree(SHIPPED_JUDGE, tmp_path / "judge")
+    with ThreadPoolExecutor(4) as pool:
+        judges = list(pool.map(lambda _: judge_at(str(folder)), range(4)))
+    assert all(j is judges[0] for j in judges)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -36,7 +37,6 @@ class ToyState(TypedDict, total=False):
 
 def toy_spec(checkpointer: Any, log: Path, answer_seconds: float) -> GraphSpec:
     """search -> answer; each node appends its name to ``log``; answer takes ``answer_seconds``."""
-    from langgraph.graph import END, START, StateGraph
 
     def search(state: ToyState) -> dict[str, Any]:
         with log.open("a") as handle:
@@ -49,6 +49,13 @@ def toy_spec(checkpointer: Any, log: Path, answer_seconds: float) -> GraphSpec:
         time.sleep(answer_seconds)
         text = f"{len(state['notes'])} note(s)"
         return {"answer": {"question": state["question"], "answer": text, "citations": []}}
+
+    return two_node_spec(search, answer, checkpointer)
+
+
+def two_node_spec(search: Callable, answer: Callable, checkpointer: Any) -> GraphSpec:
+    """The "toy" model: START -> search -> answer -> END over ``ToyState``."""
+    from langgraph.graph import END, START, StateGraph
 
     builder = StateGraph(ToyState)
     builder.add_node("search", search)
@@ -197,3 +204,33 @@ def test_file_locks_exclude_other_processes_and_die_with_them(tmp_path: Path) ->
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_a_retry_after_a_step_raised_runs_the_step_again(tmp_path: Path) -> None:
+    """A step that raises (a model that failed to load) gives the client a 500; its retry with the same
+    idempotency key goes on from the last checkpoint and answers, instead of handing back the thread's
+    state from before the question as if it had been answered."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    ran: list[str] = []
+
+    def search(state: ToyState) -> dict[str, Any]:
+        ran.append("search")
+        return {"notes": [f"found for {state['question']}"]}
+
+    def answer(state: ToyState) -> dict[str, Any]:
+        ran.append("answer")
+        if ran.count("answer") == 1:
+            raise ImportError("cannot import name 'BertConfig'")
+        return {"answer": {"question": state["question"], "answer": "deep", "citations": []}}
+
+    saver = InMemorySaver()
+    spec = two_node_spec(search, answer, saver)
+    service = GraphService(Settings(store_dir=tmp_path), saver, [spec])
+
+    with pytest.raises(ImportError):
+        service.ask("toy", QUESTION, "t1", {}, request_key="request-1")
+    retry = service.ask("toy", QUESTION, "t1", {}, request_key="request-1")
+    assert retry.resumed and not retry.replayed
+    assert retry.answer["question"] == QUESTION and retry.answer["answer"] == "deep"
+    assert ran == ["search", "answer", "answer"]  # search did not run again

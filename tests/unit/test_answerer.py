@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from citegraph.agents.answerer import (
+    NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
     Candidate,
     adjoins,
+    answers_at_all,
     candidate_sentences,
     cited_quote,
+    gate_signals,
     introduction_start,
     named_first,
     ranked_score,
 )
 from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
+from citegraph.models.judge.judge import AnswerJudgment
 from citegraph.retrieval.store import Hit
+from citegraph.retrieval.tokenizer import tokenize
 
 
 def hit(text: str, start: int = 100) -> Hit:
@@ -261,3 +266,51 @@ def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:
     assert lexical.states_what_is_asked(default, ["Keep-Alive. Defaults to 5 seconds."])
     # Other questions are not checked by kind.
     assert lexical.states_what_is_asked("How long does it take?", ["It takes months."])
+
+
+class _Store:
+    """BM25 document frequencies over ``documents``, as the gate reads them."""
+
+    def __init__(self, *documents: str) -> None:
+        self.terms = [set(tokenize(d)) for d in documents]
+
+    def bm25_document_frequency(self, terms: list[str]) -> dict[str, int]:
+        return {t: n for t in terms if (n := sum(t in d for d in self.terms))}
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+def _judged(text: str, score: float, closeness: float) -> Candidate:
+    c = Candidate(hit(text), 100, 100 + len(text), text, "", score=closeness)
+    c.judgment = AnswerJudgment(score)
+    return c
+
+
+def test_the_gate_weighs_how_much_of_the_question_the_passages_hold() -> None:
+    question = "What encryption protects chunk data on disk?"
+    stored = "Chunkservers store chunks as Linux files."
+    encrypted = "Chunk data on disk is protected by encryption with AES."
+    store = _Store(stored, encrypted, "The master keeps metadata in memory.", "Leases time out.")
+    # The same closeness and answer score: only what the passages hold of the question differs.
+    lacking = gate_signals(question, [], [_judged(stored, 0.4, 0.7)], [hit(stored)], store)
+    holding = gate_signals(question, [], [_judged(encrypted, 0.4, 0.7)], [hit(encrypted)], store)
+    assert lacking["passage_coverage"] < 0.25 and holding["passage_coverage"] == 1.0
+    assert (lacking["closeness"], lacking["answer"]) == (0.7, 0.4)
+    assert not answers_at_all(lacking) and answers_at_all(holding)
+
+
+def test_a_sentence_holding_every_name_asked_about_counts_as_close() -> None:
+    question = "What does the --follow flag do?"
+    text = "The search can follow symbolic links with the `--follow` flag."
+    store = _Store(text, "Other text.")
+    far = [_judged(text, 0.6, 0.3)]
+    assert gate_signals(question, [], far, [hit(text)], store)["closeness"] == 0.3
+    named = gate_signals(question, lexical.named_terms(question), far, [hit(text)], store)
+    assert named["closeness"] == NAMED_CLOSENESS
+
+
+def test_question_words_are_not_content_terms() -> None:
+    # "what" is in no passage: counted, it would weigh the most and no sentence could cover the question.
+    assert lexical.question_terms("What does the --follow flag do?") == ["follow", "flag"]
+    assert lexical.question_terms("How many replicas does GFS keep?") == ["replica", "gfs", "keep"]

@@ -193,7 +193,21 @@ def test_corpus_item_renumbers_the_extractive_answer_to_the_shown_chunks(embedde
     hits = [
         Hit(f"c{i}", t, f"s{i}", f"doc{i}.txt", f"doc{i}", 0, len(t), None, 1.0) for i, t in enumerate(texts)
     ]
-    store = SimpleNamespace(embedder=embedder, source=lambda source_id: None)
+
+    class Store:  # what the answer step needs of a store
+        def __init__(self) -> None:
+            self.embedder = embedder
+
+        def source(self, source_id: str) -> None:
+            return None
+
+        def bm25_document_frequency(self, terms: list[str]) -> dict[str, int]:
+            return {}
+
+        def __len__(self) -> int:
+            return len(texts)
+
+    store = Store()
     pipeline = SimpleNamespace(store=store, run=lambda q, k=None: SimpleNamespace(selected=hits))
     item = lora_data.corpus_item("Who was Irene Adler?", pipeline, Verifier(judge))
     assert item is not None and [s["n"] for s in item.sources] == [1, 2]

@@ -9,11 +9,10 @@ chosen at training time.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +21,9 @@ from citegraph.models.judge.model import JudgeModel, load_judge
 from citegraph.retrieval.embeddings import Embedder, shared_embedder
 from citegraph.retrieval.tokenizer import tokenize
 from citegraph.settings import Settings, force_offline
+
+if TYPE_CHECKING:
+    from citegraph.context import RagContext
 
 SHIPPED_JUDGE = Path(__file__).parent / "weights"
 # How many of the best candidate sentences the answerable head reads (what an answer would be made of).
@@ -246,22 +248,36 @@ def load_tokenizer(base_path: Path | None = None) -> Any:
     return AutoTokenizer.from_pretrained(str(base_path or bundled_embedding_path()), local_files_only=True)
 
 
-@functools.lru_cache(maxsize=4)
 def judge_at(folder: str | None = None) -> Judge:
-    """The judge saved in ``folder`` (default: the one shipped in the package), loaded once per process.
+    """The judge saved in ``folder`` (default: the one shipped in the package), loaded once per process
+    (``resources.shared``: threads asking at once wait for the one load; transformers' lazy imports are
+    not safe to race).
 
     Raises ``ModelNotFoundError`` when there is none, with the command that trains one."""
     from citegraph.errors import ModelNotFoundError
+    from citegraph.resources import shared
 
-    force_offline()
     path = Path(folder).expanduser() if folder else SHIPPED_JUDGE
-    try:
-        model = load_judge(path)
-    except FileNotFoundError as error:
-        raise ModelNotFoundError(f"{error}; train one with `citegraph train judge`") from None
-    return Judge(model, load_tokenizer())
+
+    def build() -> Judge:
+        force_offline()
+        try:
+            model = load_judge(path)
+        except FileNotFoundError as error:
+            raise ModelNotFoundError(f"{error}; train one with `citegraph train judge`") from None
+        return Judge(model, load_tokenizer())
+
+    return shared(("judge", str(path)), build)
 
 
 def judge_for_settings(settings: Settings) -> Judge:
     """The judge ``settings`` name (``judge_model``; ``CITEGRAPH_JUDGE_MODEL``), else the shipped one."""
     return judge_at(str(settings.judge_model) if settings.judge_model else None)
+
+
+def judge_for(context: RagContext) -> Judge:
+    """The judge a run uses: the one its store's settings name (``CITEGRAPH_JUDGE_MODEL``), else the
+    shipped one; loaded once per process."""
+    from citegraph.resources import pipeline_for
+
+    return judge_for_settings(pipeline_for(context).settings)

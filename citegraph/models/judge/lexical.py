@@ -23,22 +23,27 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from citegraph.retrieval.tokenizer import tokenize
+from citegraph.retrieval.tokenizer import stem, tokenize
 
 # A retrieved sentence holding at least this share of the question's weighted terms answers it.
 ANSWER_COVERAGE = 0.425
-# Question words: they ask, they never occur in the sentence that answers ("ทีม...ที่คะแนนเท่าไร").
+# Question words: they ask, they never occur in the sentence that answers ("ทีม...ที่คะแนนเท่าไร"). The
+# English ones and the auxiliaries a question opens with are not BM25 stop words, and "what" (in no
+# passage) would weigh the most of all.
 QUESTION_WORDS = frozenset(
     "อะไร ใคร ที่ไหน ไหน เมื่อใด เมื่อไร เมื่อไหร่ เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม เพราะอะไร กี่ ไหม หรือไม่ "
-    "บ้าง ใด อันไหน แบบไหน คนไหน ปีใด ปีไหน ประเภทใด".split()
+    "บ้าง ใด อันไหน แบบไหน คนไหน ปีใด ปีไหน ประเภทใด "
+    "what which who whom whose when where why how whether do does did can could would should shall may might "
+    "must has have had many much i me my you your we our".split()
 )
+STEMMED_QUESTION_WORDS = frozenset(stem(w) for w in QUESTION_WORDS)
 # Weight of a question term found only in the sentence before the candidate (it may name the subject).
 PREVIOUS_WEIGHT = 0.5
 
 
 def question_terms(question: str) -> list[str]:
     """The question's content terms (BM25 terms: Thai segmented, stop and question words out), once each."""
-    return list(dict.fromkeys(t for t in tokenize(question) if t not in QUESTION_WORDS))
+    return list(dict.fromkeys(t for t in tokenize(question) if t not in STEMMED_QUESTION_WORDS))
 
 
 def term_weights(
