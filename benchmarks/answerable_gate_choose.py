@@ -122,8 +122,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
             **dict.fromkeys((*ABSTENTION_WEIGHTS, *OTHER_SIGNALS), 0.0),
         }
     best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
-    terms = lexical.question_terms(question)
-    weights = lexical.term_weights(terms, store.bm25_document_frequency(terms), max(len(store), 1))
+    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
     passages = "\n".join(h.text for h in hits)
     top = ranked[0]
     _, spans = judge.logits("answer", [answer_pair(question, top.text, top.previous)])

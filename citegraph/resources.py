@@ -1,9 +1,9 @@
 """The small container that builds the heavy objects (store, models) once per process and hands them out.
 
 ``shared(key, build)`` is the one process-wide cache: every module that keeps an expensive object per key
-(the store per directory, a chat model per spec, a causal LM per path, a LoRA base) asks it instead of
-keeping its own lock and dict. Graph nodes get the store from ``get_resources`` instead of loading models
-per call; tests and apps can pass their own.
+(the store per directory, a chat model per spec, a causal LM per path, a LoRA base, the judge per folder)
+asks it instead of keeping its own lock and dict. Graph nodes get the store from ``get_resources`` instead
+of loading models per call; tests and apps can pass their own.
 
 This module stays import-light (no store, numpy or torch at import time) so that the model modules can use
 ``shared`` without pulling in retrieval.

@@ -348,8 +348,7 @@ def gate_signals(
 ) -> dict[str, float]:
     """What the abstention gate weighs (``ABSTENTION_WEIGHTS``) for judged ``ranked`` candidates of
     ``hits``; ``terms``: the question's exact names (``lexical.named_terms``)."""
-    words = lexical.question_terms(question)
-    weights = lexical.term_weights(words, store.bm25_document_frequency(words), max(len(store), 1))
+    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
     best = ranked[:ANSWERABLE_SENTENCES]
     closeness = max(c.score for c in ranked)
     if terms and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0:

@@ -59,6 +59,15 @@ def term_weights(
     }
 
 
+def question_weights(
+    question: str, document_frequency: Callable[[Sequence[str]], Mapping[str, int]], documents: int
+) -> dict[str, float]:
+    """The question's content terms (``question_terms``) weighted by ``term_weights`` among ``documents``
+    chunks, ``document_frequency`` giving each term's (the store's BM25 one)."""
+    terms = question_terms(question)
+    return term_weights(terms, document_frequency(terms), documents)
+
+
 def coverage(weights: Mapping[str, float], sentence: str, previous: str = "") -> float:
     """Share of the weighted question terms in ``sentence`` (``PREVIOUS_WEIGHT`` for those only in
     ``previous``), in [0, 1]; 0 when the question has no content terms."""
@@ -78,8 +87,7 @@ def coverages(
     documents: int,
 ) -> list[float]:
     """``coverage`` of each sentence for ``question``, terms weighted by the store's document frequencies."""
-    terms = question_terms(question)
-    weights = term_weights(terms, document_frequency(terms), documents)
+    weights = question_weights(question, document_frequency, documents)
     return [coverage(weights, s, p) for s, p in zip(sentences, previous, strict=True)]
 
 
