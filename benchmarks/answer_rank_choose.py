@@ -1,21 +1,29 @@
-"""Choose how much a stated quantity adds to the judge's answer score when the question asks for one
-(``answerer.QUANTITY_WEIGHT``), by answers right on a development set of real-document questions.
+"""Choose a setting of the extract answer step (a constant of ``citegraph.agents.answerer``) by answers
+right on development sets of real-document questions.
 
-Choose on ``benchmarks/data/real_docs_dev`` (papers and manuals that are not in the evaluation set), never on
-``benchmarks/data/real_docs``: that one is scored once with the chosen value by ``benchmarks/real_docs.py``.
-Retrieval and the judge's scores are computed once per question (cached), then every weight re-runs
-``answerer.extractive_answer`` on the same hits. (At commit cf80022 this script also tried a term-coverage
-weight and a least score to answer: ``benchmarks/results/answer_rank_choose_full_grid.json``.)
+``QUANTITY_WEIGHT`` (what a stated quantity adds to the judge's answer score when the question asks for one)
+was chosen on ``benchmarks/data/real_docs_dev``; ``COVERAGE_PLACES`` (how many of the judged sentences are
+those holding most of the question's weighted terms) on ``real_docs_dev``, ``real_docs_cli`` and
+``real_docs_code`` together. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
+chosen values by ``benchmarks/real_docs.py``. Retrieval is run once per question and the judge's scores are
+cached, then every value re-runs ``answerer.extractive_answer`` on the same hits. (At commit cf80022 this
+script also tried a term-coverage weight and a least score to answer:
+``benchmarks/results/answer_rank_choose_full_grid.json``.)
 
-    D=/tmp/realdocs_dev   # benchmarks/data/real_docs_dev/fetch.sh
-    python benchmarks/answer_rank_choose.py --questions benchmarks/data/real_docs_dev/questions.json \
-        --json benchmarks/results/answer_rank_choose.json \
-        --docs $D/rdd-nsdi12.pdf $D/column-stores.pdf $D/pcre2grep.html $D/uvicorn_docs
+    D=/tmp/realdocs_dev   # each set's fetch.sh
+    python benchmarks/answer_rank_choose.py --setting COVERAGE_PLACES --values 0 1 2 3 4 \\
+        --json benchmarks/results/answer_rank_choose_coverage_places.json \\
+        --set benchmarks/data/real_docs_dev/questions.json $D/rdd-nsdi12.pdf $D/column-stores.pdf \\
+              $D/pcre2grep.html $D/uvicorn_docs \\
+        --set benchmarks/data/real_docs_cli/questions.json /tmp/realdocs_cli \\
+        --set benchmarks/data/real_docs_code/questions.json /tmp/realdocs_code
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,9 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.*
 
 from benchmarks.common import machine, save
-from benchmarks.real_docs import answered_right, ingest, question_set_arguments
-
-QUANTITY_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+from benchmarks.real_docs import answered_right, ingest
 
 
 class CachedJudge:
@@ -51,7 +57,21 @@ class CachedJudge:
 
 
 def main() -> None:
-    args, questions = question_set_arguments(__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="QUESTIONS_JSON DOC",
+        help="A question set and the files and folders it asks about (repeatable).",
+    )
+    parser.add_argument("--setting", default="QUANTITY_WEIGHT", help="The answerer constant to choose.")
+    parser.add_argument("--values", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
 
     from citegraph.agents import answerer
     from citegraph.context import RagContext
@@ -59,43 +79,51 @@ def main() -> None:
     from citegraph.models.judge.judge import judge_for
     from citegraph.resources import pipeline_for
 
+    shipped = getattr(answerer, args.setting)
+    values = [type(shipped)(v) for v in args.values]
     with tempfile.TemporaryDirectory(prefix="citegraph-rank-choose-") as scratch:
-        store_dir = Path(scratch) / "store"
-        ingest(args.docs, store_dir)
-        context = RagContext(strategy="extract", store_dir=str(store_dir))
-        store = pipeline_for(context).store
-        judge = CachedJudge(judge_for(context))
-        asked = []
-        for item in questions:  # retrieval once per question: the grid changes only the answer step
-            state = graph.invoke({"question": item["question"]}, context=context)
-            asked.append((item, state.get("search_question") or item["question"], state.get("hits", [])))
+        asked = []  # (question set, item, question searched, hits, store)
+        for n, (questions_file, *docs) in enumerate(args.set):
+            store_dir = Path(scratch) / f"store{n}"
+            ingest([Path(d) for d in docs], store_dir)
+            context = RagContext(strategy="extract", store_dir=str(store_dir))
+            store = pipeline_for(context).store
+            judge = CachedJudge(judge_for(context))
+            # Retrieval once per question: the grid changes only the answer step.
+            for item in json.loads(Path(questions_file).read_text(encoding="utf-8")):
+                state = graph.invoke({"question": item["question"]}, context=context)
+                question = state.get("search_question") or item["question"]
+                asked.append((Path(questions_file).parent.name, item, question, state.get("hits", []), store))
 
-        def score(weight: float) -> dict[str, Any]:
-            answerer.QUANTITY_WEIGHT = weight
-            answers = [answerer.extractive_answer(q, hits, store, judge) for _, q, hits in asked]
-            right = [answered_right(item, a) for (item, _, _), a in zip(asked, answers, strict=True)]
-            answerable = [r for r, (item, _, _) in zip(right, asked, strict=True) if not item["unanswerable"]]
+        def score(value: float) -> dict[str, Any]:
+            setattr(answerer, args.setting, value)
+            try:
+                answers = [answerer.extractive_answer(q, hits, s, judge) for _, _, q, hits, s in asked]
+            finally:
+                setattr(answerer, args.setting, shipped)
+            right = [answered_right(item, a) for (_, item, *_), a in zip(asked, answers, strict=True)]
+            by_set: dict[str, int] = {}
+            for (name, *_), r in zip(asked, right, strict=True):
+                by_set[name] = by_set.get(name, 0) + r
+            answerable = [
+                r for r, (_, item, *_) in zip(right, asked, strict=True) if not item["unanswerable"]
+            ]
             return {
-                "quantity_weight": weight,
+                args.setting: value,
                 "right": sum(right),
                 "right_answerable": sum(answerable),
                 "right_unanswerable": sum(right) - sum(answerable),
                 "abstained": sum(a["abstained"] for a in answers),
+                "right_by_set": by_set,
             }
 
-        grid = [score(weight) for weight in QUANTITY_WEIGHTS]
-    # Ties go to the smaller weight: the least change from the judge alone.
-    best = max(grid, key=lambda g: (g["right"], -g["quantity_weight"]))
+        grid = [score(value) for value in values]
+    # Ties go to the smaller value: the least change from the judge alone.
+    best = max(grid, key=lambda g: (g["right"], -g[args.setting]))
     save(
-        {
-            "questions": len(questions),
-            "judge_alone": grid[0],
-            "chosen": best,
-            "grid": grid,
-            "machine": machine(),
-        },
+        {"questions": len(asked), "setting": args.setting, "shipped": shipped, "chosen": best, "grid": grid}
+        | {"machine": machine()},
         args.json,
-        echo_without=("grid",),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +225,14 @@ def candidate_sentences(hits: list[Hit], exclude: frozenset[str] = frozenset()) 
 # The judge reads only the bi-encoder's best candidates: each judged sentence costs a cross-encoder pass,
 # and on SQuAD-style training data the answer sentence is nearly always among the first eight.
 JUDGED_SENTENCES = 8
+# Of those places, this many go to the candidates holding most of the question's weighted terms
+# (``lexical.coverage``) that the bi-encoder did not put first. In a manual every sentence naming its
+# command ("pcre2grep ...") is close to every question about it, and the sentence that answers ("Exit
+# status is 0 if any matches were found, 1 if no matches were found") came ninth. Chosen on the
+# development question sets (real_docs_dev, real_docs_cli and real_docs_code, 78 questions;
+# benchmarks/answer_rank_choose.py): 0 places 48 right, 1 to 3 places 49 (the least is kept), 4 places
+# 48; judging 12 sentences without such places also scored 48.
+COVERAGE_PLACES = 1
 # The abstention gate: the best sentences answer the question when the log-odds
 # ``ABSTENTION_BIAS + sum(ABSTENTION_WEIGHTS[s] * signal s)`` is at least 0 (``answers_at_all``), over
 # ``gate_signals``: the bi-encoder closeness of the closest candidate, the judge's answer score of the best,
@@ -285,6 +293,16 @@ def closest_first(question: str, candidates: list[Candidate], judge: Judge) -> l
     return sorted(candidates, key=lambda c: -c.score)
 
 
+def shortlist(candidates: list[Candidate], weights: Mapping[str, float]) -> list[Candidate]:
+    """The ``JUDGED_SENTENCES`` candidates the judge reads, from ``candidates`` closest first: the closest,
+    and in the last ``COVERAGE_PLACES`` places those holding most of the question's ``weights`` (terms
+    weighted by ``lexical.question_weights``) among the rest."""
+    closest = candidates[: JUDGED_SENTENCES - COVERAGE_PLACES]
+    rest = candidates[len(closest) :]
+    covering = sorted(rest, key=lambda c: -lexical.coverage(weights, c.text, c.previous))
+    return closest + covering[:COVERAGE_PLACES]
+
+
 def named_first(terms: list[str], candidates: list[Candidate]) -> list[Candidate]:
     """``candidates`` with those holding more of the question's exact names (``terms``, from
     ``lexical.named_terms``: an option, code, a quoted phrase) first, the order kept otherwise."""
@@ -313,16 +331,18 @@ def judged_by_terms(question: str, candidates: list[Candidate], store: HybridSto
 def judged(
     question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
 ) -> Judged:
-    """The candidate sentences of the hits judged for ``question``: by the judge (a shortlist of the
-    ``JUDGED_SENTENCES`` closest by the bi-encoder, those naming what the question names first, ordered by
-    ``ranked_score``, again those naming it first; answerable when the abstention gate says so
-    (``answers_at_all``) and the best ``ANSWER_SENTENCES`` state what kind of thing it asks for:
-    ``lexical.states_what_is_asked``), or by terms when the judge cannot read it."""
+    """The candidate sentences of the hits judged for ``question``: by the judge (a ``shortlist`` of the
+    closest by the bi-encoder, those naming what the question names first, and of those holding most of
+    its weighted terms, ordered by ``ranked_score``, again those naming it first; answerable when the
+    abstention gate says so (``answers_at_all``) and the best ``ANSWER_SENTENCES`` state what kind of
+    thing it asks for: ``lexical.states_what_is_asked``), or by terms when the judge cannot read it."""
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
     terms = lexical.named_terms(question)
-    candidates = named_first(terms, closest_first(question, candidates, judge))[:JUDGED_SENTENCES]
+    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
+    candidates = named_first(terms, closest_first(question, candidates, judge))
+    candidates = shortlist(candidates, weights)
     if not candidates:
         return Judged([], False, lambda p: judge.says("answer", p))
     judgments = judge.answers(

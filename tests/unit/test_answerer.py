@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from citegraph.agents.answerer import (
+    COVERAGE_PLACES,
+    JUDGED_SENTENCES,
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
     Candidate,
@@ -14,6 +16,7 @@ from citegraph.agents.answerer import (
     introduction_start,
     named_first,
     ranked_score,
+    shortlist,
 )
 from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
@@ -71,12 +74,17 @@ def test_questions_asking_for_a_quantity_are_told_apart() -> None:
     assert lexical.asks_for_number("How many bytes trigger the high water mark?")
 
 
-def test_reference_markers_and_section_numbers_are_not_quantities() -> None:
+def test_reference_markers_section_numbers_and_web_addresses_are_not_quantities() -> None:
     assert lexical.states_quantity("A file is kept for three days.")
     assert lexical.states_quantity("Defaults to 5 seconds.")
     assert not lexical.states_quantity("We use the benchmark [18, 19] described in Section 3.1.")
     assert not lexical.states_quantity("Figure 2 shows the master and its chunkservers.")
     assert not lexical.states_quantity("3. We break down the sources of column-store performance.")
+    # The digits of a web address are no quantity; a number beside one is.
+    assert not lexical.states_quantity(
+        "We differ here [see why](https://github.com/encode/httpx/discussions/1785)."
+    )
+    assert lexical.states_quantity("It listens on port 8000 (http://localhost:8000).")
 
 
 def test_a_list_item_with_a_fragment_is_a_candidate_whole_and_sentence_by_sentence() -> None:
@@ -203,6 +211,23 @@ def test_the_exact_names_a_question_gives_are_found() -> None:
     assert lexical.named_terms("How do I unset HTTP_PROXY?") == ["http_proxy"]
     # Hyphenated words are not options.
     assert lexical.named_terms("How much faster was the column-store than C-Store?") == []
+
+
+def test_the_judge_also_reads_the_sentences_holding_the_rare_terms_of_the_question() -> None:
+    # Every sentence of a manual names its command, so the bi-encoder puts them all close to the
+    # question; the one answering holds the question's other terms and would come last.
+    close = [
+        f"The pcre2grep command reads option {n} from its command line." for n in range(JUDGED_SENTENCES + 3)
+    ]
+    answer = "Exit status is 0 if any matches were found, 1 if no matches were found."
+    candidates = candidate_sentences([hit(" ".join([*close, answer]))])
+    question = "What exit status does pcre2grep return when nothing matched?"
+    weights = lexical.question_weights(question, lambda terms: dict.fromkeys(terms, 1), 10)
+    picked = shortlist(candidates, weights)
+    assert len(picked) == JUDGED_SENTENCES
+    assert picked[: JUDGED_SENTENCES - COVERAGE_PLACES] == candidates[: JUDGED_SENTENCES - COVERAGE_PLACES]
+    assert answer in [c.text for c in picked[JUDGED_SENTENCES - COVERAGE_PLACES :]]
+    assert shortlist(candidates[:3], weights) == candidates[:3]
 
 
 def test_a_sentence_naming_what_the_question_names_goes_first() -> None:

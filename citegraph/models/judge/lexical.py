@@ -117,10 +117,11 @@ NUMBER_WORDS = (
     "|thousand|million|billion|dozen|twice|half"
 )
 NUMBER = re.compile(rf"\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
-# Numbers that point elsewhere instead of stating a quantity: reference markers ("[18, 19]") and
-# "Section 3.1", "Figure 2", "Table 4".
+# Numbers that point elsewhere instead of stating a quantity: reference markers ("[18, 19]"),
+# "Section 3.1", "Figure 2", "Table 4", and the digits of a web address ("discussions/1785").
 POINTERS = re.compile(
     r"\[[\d,;\s–-]+\]|\b(?:section|figure|fig\.|table|equation|eq\.|chapter|§)\s*\d[\d.]*"
+    r"|\b(?:https?://|www\.)[^\s)>\]]+"
     r"|^\s*\d{1,2}[.)]\s",  # a numbered list item's number ("3. We break down ...")
     re.IGNORECASE | re.MULTILINE,
 )
