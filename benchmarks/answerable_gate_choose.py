@@ -141,15 +141,16 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
     }
 
 
-def score_questions(data: SquadData, limit: int | None) -> list[dict[str, Any]]:
-    """Each question's signals with its paragraph (``with``) and without it (``removed``)."""
+def score_questions(data: SquadData, limit: int | None, top_k: int = 5) -> list[dict[str, Any]]:
+    """Each question's signals with its paragraph (``with``) and without it (``removed``), over at most
+    ``top_k`` retrieved passages."""
     from citegraph.models.judge.judge import judge_for_settings
 
     store = open_squad_store(data, Settings())
     judge = judge_for_settings(store.settings)
     rows = []
     questions = data.questions[:limit] if limit else data.questions
-    for q, hits, hits_removed in retrieved_with_and_without(store, questions):
+    for q, hits, hits_removed in retrieved_with_and_without(store, questions, top_k=top_k):
         row = {
             "id": q.qid,
             "question": q.question,
@@ -247,6 +248,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--max-wrong", type=float, default=0.08)
+    parser.add_argument("--top-k", type=int, default=5, help="passages per question (RagContext.top_k)")
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument(
         "--rows", type=Path, default=None, help="save (or, if it exists, read) every question's signals"
@@ -256,7 +258,7 @@ def main() -> None:
         rows = json.loads(args.rows.read_text(encoding="utf-8"))
     else:
         data = load_explorer_articles(args.train, args.articles, args.paragraphs, args.seed)
-        rows = score_questions(data, args.limit)
+        rows = score_questions(data, args.limit, args.top_k)
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
     result = {

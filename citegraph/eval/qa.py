@@ -171,10 +171,11 @@ def excluding_pipeline(base: RetrievalPipeline, excluded_doc: str) -> ExcludingP
 
 
 def retrieved_with_and_without(
-    store: Any, questions: list[Question], log: Callable[[str], None] = print
+    store: Any, questions: list[Question], log: Callable[[str], None] = print, top_k: int = 5
 ) -> Iterator[tuple[Question, list[Any], list[Any]]]:
-    """Each of ``questions`` retrieved through the ``retrieval`` graph twice, over ``store`` (an
-    ``open_squad_store``): with its paragraph and with it removed, as (question, hits, hits without)."""
+    """Each of ``questions`` retrieved (at most ``top_k`` passages) through the ``retrieval`` graph twice,
+    over ``store`` (an ``open_squad_store``): with its paragraph and with it removed, as (question, hits,
+    hits without)."""
     from citegraph.context import RagContext
     from citegraph.graphs.retrieval import graph
     from citegraph.resources import register_pipeline
@@ -186,7 +187,9 @@ def retrieved_with_and_without(
             # One name per side, re-registered per question: the runs are sequential.
             register_pipeline(f"squad-{name}", pipeline)
             found.append(
-                graph.invoke({"question": q.question}, context=RagContext(pipeline=f"squad-{name}"))["hits"]
+                graph.invoke(
+                    {"question": q.question}, context=RagContext(pipeline=f"squad-{name}", top_k=top_k)
+                )["hits"]
             )
         yield q, found[0], found[1]
         if i % 50 == 0 or i == len(questions):
