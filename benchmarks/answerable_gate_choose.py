@@ -109,7 +109,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
     and the others."""
     import torch
 
-    from citegraph.agents.answerer import ANSWER_SENTENCES, gate_signals, judged
+    from citegraph.agents.answerer import ANSWER_SENTENCES, gate_signals, judged, weighted_terms
     from citegraph.models.judge import lexical
     from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, answer_pair, best_span
 
@@ -122,7 +122,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
             **dict.fromkeys((*ABSTENTION_WEIGHTS, *OTHER_SIGNALS), 0.0),
         }
     best = sorted(ranked[:ANSWERABLE_SENTENCES], key=lambda c: (c.hit.source_id, c.start))
-    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
+    weights = weighted_terms(question, store)
     passages = "\n".join(h.text for h in hits)
     top = ranked[0]
     _, spans = judge.logits("answer", [answer_pair(question, top.text, top.previous)])
@@ -131,7 +131,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
     return {
         "fits": lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]]),
         "top": top.text,
-        **gate_signals(question, lexical.named_terms(question), ranked, hits, store),
+        **gate_signals(lexical.named_terms(question), weights, ranked, hits),
         "answerable": judge.answerable(question, [c.text for c in best], max(c.score for c in best)),
         "span": found[1] if found else 0.0,
         "rarest_missing": rarest_missing(weights, passages, max(len(store), 1)),

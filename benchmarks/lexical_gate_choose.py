@@ -2,7 +2,7 @@
 
 On a SQuAD-format *training* set in that language (we use the train split of the iApp Thai Wikipedia QA
 set, never XQuAD), every question is retrieved through the ``retrieval`` graph twice: with its paragraph
-in the store and with it removed. ``lexical.coverages`` scores the retrieved sentences; the best score is
+in the store and with it removed. ``lexical.coverage`` scores the retrieved sentences; the best score is
 what the answer step compares with ``ANSWER_COVERAGE``. The choice: the threshold that abstains most
 without the paragraph while abstaining on at most 10% of questions with it; the sweep is saved so the
 trade-off can be read.

@@ -311,17 +311,18 @@ def named_first(terms: list[str], candidates: list[Candidate]) -> list[Candidate
     return sorted(candidates, key=lambda c: -lexical.named_share(terms, c.text, c.previous))
 
 
+def weighted_terms(question: str, store: HybridStore) -> dict[str, float]:
+    """The question's content terms weighted by their BM25 document frequencies in ``store``
+    (``lexical.question_weights``): what ``lexical.coverage`` measures a sentence by."""
+    return lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
+
+
 def judged_by_terms(question: str, candidates: list[Candidate], store: HybridStore) -> Judged:
     """For a question the judge cannot read (Thai): every candidate scored by the share of the
-    question's weighted terms it holds (``lexical.coverages``); ties keep retrieval order."""
-    scores = lexical.coverages(
-        question,
-        [c.text for c in candidates],
-        [c.previous for c in candidates],
-        store.bm25_document_frequency,
-        max(len(store), 1),
-    )
-    for candidate, score in zip(candidates, scores, strict=True):
+    question's weighted terms it holds (``lexical.coverage``); ties keep retrieval order."""
+    weights = weighted_terms(question, store)
+    for candidate in candidates:
+        score = lexical.coverage(weights, candidate.text, candidate.previous)
         candidate.score = candidate.rank = score
         candidate.judgment = AnswerJudgment(score)
     ranked = sorted(candidates, key=lambda c: -c.rank)
@@ -340,7 +341,7 @@ def judged(
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
     terms = lexical.named_terms(question)
-    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
+    weights = weighted_terms(question, store)
     candidates = named_first(terms, closest_first(question, candidates, judge))
     candidates = shortlist(candidates, weights)
     if not candidates:
@@ -359,16 +360,16 @@ def judged(
     # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), nor one
     # asking for a default by sentences that speak of none, however close.
     fits = lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]])
-    answerable = fits and answers_at_all(gate_signals(question, terms, ranked, hits, store))
+    answerable = fits and answers_at_all(gate_signals(terms, weights, ranked, hits))
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
 def gate_signals(
-    question: str, terms: list[str], ranked: list[Candidate], hits: list[Hit], store: HybridStore
+    terms: list[str], weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit]
 ) -> dict[str, float]:
     """What the abstention gate weighs (``ABSTENTION_WEIGHTS``) for judged ``ranked`` candidates of
-    ``hits``; ``terms``: the question's exact names (``lexical.named_terms``)."""
-    weights = lexical.question_weights(question, store.bm25_document_frequency, max(len(store), 1))
+    ``hits``; ``terms``: the question's exact names (``lexical.named_terms``), ``weights``: its
+    ``weighted_terms``."""
     best = ranked[:ANSWERABLE_SENTENCES]
     closeness = max(c.score for c in ranked)
     if terms and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0:

@@ -17,6 +17,7 @@ from citegraph.agents.answerer import (
     named_first,
     ranked_score,
     shortlist,
+    weighted_terms,
 )
 from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
@@ -318,8 +319,9 @@ def test_the_gate_weighs_how_much_of_the_question_the_passages_hold() -> None:
     encrypted = "Chunk data on disk is protected by encryption with AES."
     store = _Store(stored, encrypted, "The master keeps metadata in memory.", "Leases time out.")
     # The same closeness and answer score: only what the passages hold of the question differs.
-    lacking = gate_signals(question, [], [_judged(stored, 0.4, 0.7)], [hit(stored)], store)
-    holding = gate_signals(question, [], [_judged(encrypted, 0.4, 0.7)], [hit(encrypted)], store)
+    weights = weighted_terms(question, store)
+    lacking = gate_signals([], weights, [_judged(stored, 0.4, 0.7)], [hit(stored)])
+    holding = gate_signals([], weights, [_judged(encrypted, 0.4, 0.7)], [hit(encrypted)])
     assert lacking["passage_coverage"] < 0.25 and holding["passage_coverage"] == 1.0
     assert (lacking["closeness"], lacking["answer"]) == (0.7, 0.4)
     assert not answers_at_all(lacking) and answers_at_all(holding)
@@ -330,8 +332,9 @@ def test_a_sentence_holding_every_name_asked_about_counts_as_close() -> None:
     text = "The search can follow symbolic links with the `--follow` flag."
     store = _Store(text, "Other text.")
     far = [_judged(text, 0.6, 0.3)]
-    assert gate_signals(question, [], far, [hit(text)], store)["closeness"] == 0.3
-    named = gate_signals(question, lexical.named_terms(question), far, [hit(text)], store)
+    weights = weighted_terms(question, store)
+    assert gate_signals([], weights, far, [hit(text)])["closeness"] == 0.3
+    named = gate_signals(lexical.named_terms(question), weights, far, [hit(text)])
     assert named["closeness"] == NAMED_CLOSENESS
 
 

@@ -79,18 +79,6 @@ def coverage(weights: Mapping[str, float], sentence: str, previous: str = "") ->
     return found / total
 
 
-def coverages(
-    question: str,
-    sentences: Sequence[str],
-    previous: Sequence[str],
-    document_frequency: Callable[[Sequence[str]], Mapping[str, int]],
-    documents: int,
-) -> list[float]:
-    """``coverage`` of each sentence for ``question``, terms weighted by the store's document frequencies."""
-    weights = question_weights(question, document_frequency, documents)
-    return [coverage(weights, s, p) for s, p in zip(sentences, previous, strict=True)]
-
-
 def says_answers(score: float) -> bool:
     """Whether a coverage says the sentence answers the question."""
     return score >= ANSWER_COVERAGE
