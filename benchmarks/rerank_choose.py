@@ -32,7 +32,7 @@ from citegraph.eval.beir import load_beir
 from citegraph.eval.metrics import dedupe, summarize
 from citegraph.eval.retrieval import chunk_to_doc, open_eval_store
 from citegraph.models.judge.judge import answerable_pair, judge_at, support_pair
-from citegraph.retrieval.fusion import Ranking, fuse_rankings
+from citegraph.retrieval.fusion import reciprocal_rank_fusion
 from citegraph.retrieval.pipeline import RetrievalPipeline
 from citegraph.settings import Settings
 
@@ -93,11 +93,9 @@ def reranked(row: dict, head: str, depth: int, weight: float) -> list[str]:
         return row["docs"]
     probabilities = row["p"][head][:depth]
     judge_order = [c for _, c in sorted(zip(probabilities, chunks, strict=True), key=lambda t: -t[0])]
-    fused = fuse_rankings(
-        [Ranking("pipeline", 1.0, tuple(chunks)), Ranking("judge", weight, tuple(judge_order))]
-    )
+    fused = reciprocal_rank_fusion([(1.0, chunks), (weight, judge_order)])
     doc_of = dict(zip(row["chunks"], row["chunk_docs"], strict=True))
-    head_docs = [doc_of[f.chunk_id] for f in fused]
+    head_docs = [doc_of[cid] for cid, _ in fused]
     return dedupe(head_docs + row["docs"])
 
 

@@ -81,7 +81,6 @@ class Settings(BaseSettings):
     candidates: int = Field(
         50, ge=1, description="How many hits each of BM25 and dense contributes to fusion."
     )
-    rrf_k: int = Field(60, ge=1)
     bm25_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(1.0, ge=0)
     max_query_chars: int = Field(2000, ge=10)
@@ -91,12 +90,12 @@ class Settings(BaseSettings):
     multi_query: bool = Field(
         True, description="Search deterministic variants (keyword form, sub-questions)."
     )
-    keyword_weight: float = Field(0.5, ge=0, description="RRF weight of the keyword-form variant.")
+    keyword_weight: float = Field(0.5, ge=0, description="Fusion weight of the keyword-form variant.")
     keywords_for_questions_only: bool = Field(
         True, description="Make the keyword form only of questions, not of statements or claims."
     )
-    subquestion_weight: float = Field(0.5, ge=0, description="RRF weight of each sub-question.")
-    paraphrase_weight: float = Field(0.5, ge=0, description="RRF weight of each LLM paraphrase.")
+    subquestion_weight: float = Field(0.5, ge=0, description="Fusion weight of each sub-question.")
+    paraphrase_weight: float = Field(0.5, ge=0, description="Fusion weight of each LLM paraphrase.")
     paraphrases: int = Field(3, ge=0, le=10, description="LLM paraphrases when a chat model is configured.")
     llm_rewrite: bool = Field(True, description="Let a configured chat model rewrite the query too.")
     spell_check: bool = Field(False, description="Correct query words unknown to the corpus vocabulary.")
@@ -105,8 +104,8 @@ class Settings(BaseSettings):
     prf_terms: int = Field(10, ge=0, le=100, description="BM25 expansion terms added by PRF.")
     prf_term_weight: float = Field(1.0, ge=0, description="Weight of expansion terms vs. query terms.")
     prf_beta: float = Field(1.0, ge=0, description="Dense PRF (Rocchio): query + beta x mean(feedback).")
-    prf_bm25_weight: float = Field(1.0, ge=0, description="RRF weight of the PRF BM25 ranking.")
-    prf_dense_weight: float = Field(1.0, ge=0, description="RRF weight of the PRF dense ranking.")
+    prf_bm25_weight: float = Field(1.0, ge=0, description="Fusion weight of the PRF BM25 ranking.")
+    prf_dense_weight: float = Field(1.0, ge=0, description="Fusion weight of the PRF dense ranking.")
     mmr: bool = Field(True, description="Diversify the selected chunks with MMR.")
     mmr_lambda: float = Field(0.95, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     mmr_pool: int = Field(30, ge=1, description="Fused candidates MMR chooses from.")

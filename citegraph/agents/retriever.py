@@ -75,7 +75,7 @@ def retrieve(task: VariantTask, runtime: Runtime[RagContext]) -> dict[str, Any]:
 
 
 def fuse(state: RagState, runtime: Runtime[RagContext]) -> dict[str, Any]:
-    """Weighted RRF over all rankings, then pseudo-relevance-feedback rankings and a second fusion."""
+    """All rankings fused (``fuse_rankings``), then pseudo-relevance-feedback rankings and a second fusion."""
     pipeline = pipeline_for(_context(runtime))
     rankings = state.get("rankings", [])
     fused = pipeline.fuse(rankings)

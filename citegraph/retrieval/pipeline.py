@@ -194,8 +194,8 @@ class RetrievalPipeline:
         return rankings
 
     def fuse(self, rankings: Sequence[Ranking]) -> list[Fused]:
-        """Weighted RRF (k = Settings.rrf_k, 1-based ranks) over deduplicated rankings."""
-        return fuse_rankings(rankings, k=self.settings.rrf_k)
+        """The weighted convex combination of the rankings' normalised scores (``fuse_rankings``)."""
+        return fuse_rankings(rankings)
 
     def source_ids(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """chunk id -> source id (cached; chunk ids are content hashes, so entries never go stale)."""

@@ -42,7 +42,7 @@ def _check_k(k: Any) -> int | None:
 
 
 class CiteGraphRetriever(BaseRetriever):
-    """Normalize, multi-query, hybrid RRF, PRF, MMR and auto top-k behind ``invoke(query, k=...)``."""
+    """Normalize, multi-query, hybrid fusion, PRF, MMR and auto top-k behind ``invoke(query, k=...)``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

@@ -31,7 +31,7 @@ from citegraph.errors import ModelNotFoundError
 from citegraph.models.paths import resolve_model_path
 from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
 from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder, shared_embedder
-from citegraph.retrieval.fusion import reciprocal_rank_fusion
+from citegraph.retrieval.fusion import Ranking, fuse_rankings
 from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
 
@@ -400,16 +400,18 @@ class HybridStore:
         )
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """Plain hybrid search: weighted RRF of the BM25 and dense top candidates."""
+        """Plain hybrid search: the BM25 and dense top candidates fused (``fuse_rankings``)."""
         s = self.settings
         bm25 = self.bm25_ranking(query, s.candidates)
         dense = self.dense_ranking(query, s.candidates)
-        fused = reciprocal_rank_fusion(
-            [(s.bm25_weight, [cid for cid, _ in bm25]), (s.dense_weight, [cid for cid, _ in dense])],
-            k=s.rrf_k,
+        fused = fuse_rankings(
+            [
+                Ranking("bm25", s.bm25_weight, tuple(c for c, _ in bm25), tuple(x for _, x in bm25)),
+                Ranking("dense", s.dense_weight, tuple(c for c, _ in dense), tuple(x for _, x in dense)),
+            ]
         )
         return self._hits(
-            fused[: k or s.top_k],
+            [(f.chunk_id, f.score) for f in fused[: k or s.top_k]],
             bm25={cid: i for i, (cid, _) in enumerate(bm25, 1)},
             dense={cid: i for i, (cid, _) in enumerate(dense, 1)},
             similarity=dict(dense),
