@@ -4,7 +4,8 @@ right on development sets of real-document questions.
 ``QUANTITY_WEIGHT`` (what a stated quantity adds to the judge's answer score when the question asks for one)
 was chosen on ``benchmarks/data/real_docs_dev``; ``COVERAGE_PLACES`` (how many of the judged sentences are
 those holding most of the question's weighted terms) on ``real_docs_dev``, ``real_docs_cli`` and
-``real_docs_code`` together. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
+``real_docs_code`` together, and ``RESTATEMENT_WEIGHT`` (what restating the question costs a sentence's rank)
+on the same three. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
 chosen values by ``benchmarks/real_docs.py``. Retrieval is run once per question and the judge's scores are
 cached, then every value re-runs ``answerer.extractive_answer`` on the same hits. (At commit cf80022 this
 script also tried a term-coverage weight and a least score to answer:
