@@ -4,12 +4,14 @@ right on development sets of real-document questions.
 ``QUANTITY_WEIGHT`` (what a stated quantity adds to the judge's answer score when the question asks for one)
 was chosen on ``benchmarks/data/real_docs_dev``; ``COVERAGE_PLACES`` (how many of the judged sentences are
 those holding most of the question's weighted terms) on ``real_docs_dev``, ``real_docs_cli`` and
-``real_docs_code`` together, and ``RESTATEMENT_WEIGHT`` (what restating the question costs a sentence's rank)
-on the same three. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
+``real_docs_code`` together. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
 chosen values by ``benchmarks/real_docs.py``. Retrieval is run once per question and the judge's scores are
 cached, then every value re-runs ``answerer.extractive_answer`` on the same hits. (At commit cf80022 this
 script also tried a term-coverage weight and a least score to answer:
-``benchmarks/results/answer_rank_choose_full_grid.json``.)
+``benchmarks/results/answer_rank_choose_full_grid.json``; at a0f96d2, ``RESTATEMENT_WEIGHT``, what
+restating the question costs a sentence's rank: 53 -> 54 of 78 here, nothing on the evaluation set and
+slightly worse on XQuAD, not adopted: ``answer_rank_choose_restatement_weight.json`` and
+``*_restatement_weight_side_by_side.json``.)
 
     D=/tmp/realdocs_dev   # each set's fetch.sh
     python benchmarks/answer_rank_choose.py --setting COVERAGE_PLACES --values 0 1 2 3 4 \\

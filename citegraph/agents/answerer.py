@@ -261,23 +261,15 @@ NAMED_CLOSENESS = 0.60
 # answerable ones). A sentence speaking of a default, for a question asking for one, gets the same lift
 # (the weight not chosen again; the development set scores 24/40 with and without that lift).
 QUANTITY_WEIGHT = 0.1
-# What restating the question costs a candidate's rank, per share of its terms the question holds
-# (``lexical.restated_share``): docs often restate the question in one sentence and answer it in the next
-# ("... you might need to determine if the client has dropped the connection." - "You can determine this
-# state with `disconnected = await request.is_disconnected()`."), and the judge ranked the first higher.
-# Chosen on the development question sets (benchmarks/answer_rank_choose.py, 78 questions): 0 -> 53
-# right, 0.05 and 0.1 -> 54, 0.2 -> 52, 0.3 -> 53, 0.5 -> 49; ties go to the least.
-RESTATEMENT_WEIGHT = 0.05
 # An extract answer quotes the best sentence and at most this many in all.
 ANSWER_SENTENCES = 2
 
 
-def ranked_score(answer_score: float, kind_match: bool, restated: float = 0.0) -> float:
+def ranked_score(answer_score: float, kind_match: bool) -> float:
     """A candidate's rank: the judge's answer probability, plus ``QUANTITY_WEIGHT`` when the sentence
     gives the kind of thing the question asks for (``lexical.gives_what_is_asked``: a quantity, or a
-    default, which "Defaults to 5 seconds." gives and the judge ranks low), less ``RESTATEMENT_WEIGHT``
-    times the share of its terms the question already holds (``restated``: ``lexical.restated_share``)."""
-    return answer_score + QUANTITY_WEIGHT * kind_match - RESTATEMENT_WEIGHT * restated
+    default, which "Defaults to 5 seconds." gives and the judge ranks low)."""
+    return answer_score + QUANTITY_WEIGHT * kind_match
 
 
 @dataclass
@@ -362,11 +354,7 @@ def judged(
     )
     for candidate, judgment in zip(candidates, judgments, strict=True):
         candidate.judgment = judgment
-        candidate.rank = ranked_score(
-            judgment.score,
-            lexical.gives_what_is_asked(question, candidate.text),
-            lexical.restated_share(question, candidate.text),
-        )
+        candidate.rank = ranked_score(judgment.score, lexical.gives_what_is_asked(question, candidate.text))
     ranked = named_first(terms, sorted(candidates, key=lambda c: -c.rank))
     # A question whose answers state a number is not answered by sentences that state none ("How many
     # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), nor one

@@ -7,7 +7,6 @@ from citegraph.agents.answerer import (
     JUDGED_SENTENCES,
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
-    RESTATEMENT_WEIGHT,
     Candidate,
     adjoins,
     answers_at_all,
@@ -118,22 +117,6 @@ def test_a_list_item_of_whole_sentences_stays_sentences() -> None:
         "We break down the sources of performance.",
         "Our results validate earlier claims on a new benchmark.",
     ]
-
-
-def test_a_sentence_restating_the_question_ranks_below_the_one_answering_it_at_equal_judgment() -> None:
-    question = "How can my endpoint tell that the client has dropped the connection?"
-    restating = "You might need to determine if the client has dropped the connection."
-    answering = "You can determine this state with `disconnected = await request.is_disconnected()`."
-    assert (
-        lexical.restated_share(question, restating) >= 0.5 > 0.2 > lexical.restated_share(question, answering)
-    )
-    assert lexical.restated_share(question, "") == 1.0
-    ranks = {
-        text: ranked_score(0.5, kind_match=False, restated=lexical.restated_share(question, text))
-        for text in (restating, answering)
-    }
-    assert ranks[answering] > ranks[restating]
-    assert ranks[restating] > ranked_score(0.5 - RESTATEMENT_WEIGHT - 0.01, kind_match=False)  # a nudge
 
 
 def test_a_stated_quantity_lifts_the_rank_only_for_a_question_asking_one() -> None:

@@ -205,18 +205,6 @@ YES_NO_QUESTION = re.compile(
 )
 
 
-def restated_share(question: str, text: str) -> float:
-    """Share of ``text``'s terms (BM25 terms, stop words out) that ``question`` holds: near 1 for a sentence
-    that restates the question ("you might need to determine if the client has dropped the connection"),
-    lower for one that adds what it asks ("You can determine this state with `request.is_disconnected()`");
-    1 for a text without terms."""
-    terms = tokenize(text)
-    if not terms:
-        return 1.0
-    asked = set(tokenize(question))
-    return sum(t in asked for t in terms) / len(terms)
-
-
 def short_answer_fits(question: str, span: str) -> bool:
     """Whether ``span`` can be shown as the short answer to ``question``: not for a yes/no question, not
     without a number for a question asking for a quantity, and not a span made mostly of the question's
@@ -224,4 +212,6 @@ def short_answer_fits(question: str, span: str) -> bool:
     instead of answering."""
     if YES_NO_QUESTION.match(question) or (asks_for_quantity(question) and not states_quantity(span)):
         return False
-    return restated_share(question, span) <= 0.5
+    terms = tokenize(span)
+    asked = set(tokenize(question))
+    return bool(terms) and sum(t in asked for t in terms) <= len(terms) / 2
