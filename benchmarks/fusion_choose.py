@@ -1,8 +1,8 @@
 """Which fusion of the retrieval pipeline's rankings: weighted reciprocal rank fusion (RRF, k = 60, what the
 pipeline used before) or the weighted convex combination of min-max normalised scores
 (``citegraph.retrieval.fusion.fuse_rankings``). Both run as the whole pipeline (pseudo-relevance feedback's
-first pass, MMR and auto top-k included), beside BM25 and dense alone, since the pipeline should never be
-worse than its best component.
+first pass and MMR included, at the shipped settings), beside BM25 and dense alone, since the pipeline
+should never be worse than its best component.
 
 Chosen on training splits only: SciFact train (nDCG@10 of the ranked documents) and SQuAD v1.1 train
 articles (the question's paragraph first among the selected passages, and among them at all; 48 articles x 5
