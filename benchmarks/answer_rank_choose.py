@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.*
 
 from benchmarks.common import machine, save
-from benchmarks.real_docs import answered_right, ingest
+from benchmarks.real_docs import add_set_argument, answered_right, ingest
 
 
 class CachedJudge:
@@ -63,14 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="append",
-        required=True,
-        metavar="QUESTIONS_JSON DOC",
-        help="A question set and the files and folders it asks about (repeatable).",
-    )
+    add_set_argument(parser, required=True)
     parser.add_argument("--setting", default="QUANTITY_WEIGHT", help="The answerer constant to choose.")
     parser.add_argument("--values", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5])
     parser.add_argument("--json", type=Path, default=None)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmark
 
 from benchmarks.answerable_gate_choose import load_explorer_articles
 from benchmarks.common import machine, save
-from benchmarks.real_docs import ingest, squeeze
+from benchmarks.real_docs import add_set_argument, ingest, squeeze
 from citegraph.eval.beir import load_beir
 from citegraph.eval.metrics import dedupe, ndcg_at_k
 from citegraph.eval.qa import doc_of, open_squad_store
@@ -144,14 +144,7 @@ def main() -> None:
     )
     parser.add_argument("--beir", type=Path, required=True, help="A BEIR folder with train and test qrels.")
     parser.add_argument("--squad-train", type=Path, required=True, help="SQuAD-explorer train pages.")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="append",
-        default=[],
-        metavar="QUESTIONS_JSON DOC",
-        help="A real-document question set and the files and folders it asks about (repeatable).",
-    )
+    add_set_argument(parser, required=False)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 

@@ -60,6 +60,20 @@ def question_set_arguments(description: str) -> tuple[argparse.Namespace, list[d
     return args, json.loads(args.questions.read_text(encoding="utf-8"))
 
 
+def add_set_argument(parser: argparse.ArgumentParser, required: bool) -> None:
+    """``--set QUESTIONS_JSON DOC...`` (repeatable): a question set and the files and folders it asks about,
+    for the scripts that run several sets at once; ``args.set`` is a list of such lists."""
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="append",
+        default=None if required else [],
+        required=required,
+        metavar="QUESTIONS_JSON DOC",
+        help="A question set and the files and folders it asks about (repeatable).",
+    )
+
+
 def ingest(docs: list[Path], store: Path) -> None:
     """Ingest ``docs`` into a fresh ``store`` with the CLI, as a user would."""
     command = [sys.executable, "-m", "citegraph.cli", "ingest", *map(str, docs), "--store", str(store)]

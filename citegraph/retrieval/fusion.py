@@ -58,6 +58,11 @@ class Ranking:
     ids: tuple[str, ...]
     scores: tuple[float, ...] = ()
 
+    @classmethod
+    def of(cls, name: str, weight: float, ranked: Sequence[tuple[str, float]]) -> Ranking:
+        """A ranking from a retriever's ``(chunk id, score)`` pairs, best first."""
+        return cls(name, weight, tuple(c for c, _ in ranked), tuple(s for _, s in ranked))
+
 
 @dataclass
 class Fused:

@@ -139,7 +139,7 @@ class RetrievalPipeline:
                 ranked = self.store.bm25_weighted_ranking(
                     v.bm25_terms(), s.fusion_depth, s.bm25_source_weight
                 )
-                rankings.append(_ranking(f"{v.kind}:{v.text}/bm25", v.weight * bm25_w, ranked))
+                rankings.append(Ranking.of(f"{v.kind}:{v.text}/bm25", v.weight * bm25_w, ranked))
         dense = [v for v in variants if v.dense]
         if dense and dense_w > 0:
             if vectors is None:
@@ -147,7 +147,7 @@ class RetrievalPipeline:
             for v, ranked in zip(
                 dense, self.store.dense_rankings_by_vectors(vectors, s.fusion_depth), strict=True
             ):
-                rankings.append(_ranking(f"{v.kind}:{v.text}/dense", v.weight * dense_w, ranked))
+                rankings.append(Ranking.of(f"{v.kind}:{v.text}/dense", v.weight * dense_w, ranked))
         return rankings
 
     def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
@@ -184,13 +184,13 @@ class RetrievalPipeline:
             if expansion:
                 terms = base + tuple((t, w * s.prf_term_weight) for t, w in expansion)
                 ranked = self.store.bm25_weighted_ranking(terms, s.fusion_depth, s.bm25_source_weight)
-                rankings.append(_ranking("prf/bm25", s.prf_bm25_weight * bm25_w, ranked))
+                rankings.append(Ranking.of("prf/bm25", s.prf_bm25_weight * bm25_w, ranked))
         if s.prf_dense_weight > 0 and dense_w > 0 and s.prf_beta > 0:
             centroid = self.vectors(top).mean(axis=0)
             rocchio = query_vector + s.prf_beta * centroid
             rocchio = rocchio / (np.linalg.norm(rocchio) or 1.0)
             ranked = self.store.dense_rankings_by_vectors(rocchio[None, :], s.fusion_depth)[0]
-            rankings.append(_ranking("prf/dense", s.prf_dense_weight * dense_w, ranked))
+            rankings.append(Ranking.of("prf/dense", s.prf_dense_weight * dense_w, ranked))
         return rankings
 
     def fuse(self, rankings: Sequence[Ranking]) -> list[Fused]:
@@ -258,10 +258,6 @@ class RetrievalPipeline:
         selected = self.select(query, fused, query_vector, k)
         clock.lap("select")
         return RetrievalResult(query, variants, fused, selected, rankings, clock.laps)
-
-
-def _ranking(name: str, weight: float, ranked: list[tuple[str, float]]) -> Ranking:
-    return Ranking(name, weight, tuple(c for c, _ in ranked), tuple(s for _, s in ranked))
 
 
 class _Clock:

@@ -405,10 +405,7 @@ class HybridStore:
         bm25 = self.bm25_ranking(query, s.candidates)
         dense = self.dense_ranking(query, s.candidates)
         fused = fuse_rankings(
-            [
-                Ranking("bm25", s.bm25_weight, tuple(c for c, _ in bm25), tuple(x for _, x in bm25)),
-                Ranking("dense", s.dense_weight, tuple(c for c, _ in dense), tuple(x for _, x in dense)),
-            ]
+            [Ranking.of("bm25", s.bm25_weight, bm25), Ranking.of("dense", s.dense_weight, dense)]
         )
         return self._hits(
             [(f.chunk_id, f.score) for f in fused[: k or s.top_k]],
