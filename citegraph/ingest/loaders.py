@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from citegraph.ingest.cleaning import choose_title, clean_pdf_pages, is_junk_title, title_by_font
+from citegraph.ingest.markdown_text import render_markdown
 from citegraph.ingest.outline import Heading, LineAnchor, isolate_markdown_headings, markdown_headings
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
@@ -205,7 +206,7 @@ def _load_plain(path: Path, data: bytes, kind: str) -> LoadedDocument:
     line_map: tuple[LineAnchor, ...] = ()
     title = _first_line_title(text, path.stem)
     if kind == "markdown":
-        text, line_map = isolate_markdown_headings(text)
+        text, line_map = isolate_markdown_headings(render_markdown(text))
         headings = markdown_headings(text)
         title = _markdown_title(text, headings, path.stem)
     return LoadedDocument(
