@@ -152,7 +152,7 @@ def ingest(
             f"store: {settings.store_dir}"
         )
         for o in report.failed:
-            err.print(f"[red]error:[/red] {o.path}: {o.reason}", soft_wrap=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(f'{o.path}: {o.reason}')}", soft_wrap=True, highlight=False)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -160,7 +160,7 @@ def _print_citations(answer: dict) -> None:
     if answer["citations"]:
         out.print()
     for c in answer["citations"]:
-        quote = " ".join(c["quote"].split())
+        quote = escape(" ".join(c["quote"].split()))  # document text: "[heading anchors](#x)" is no markup
         where = escape(c["location"])  # a section heading may hold [brackets]
         out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {where}: [dim]“{quote}”[/dim]")
 
@@ -178,7 +178,7 @@ def _print_searched(answer: dict) -> None:
 
 
 def _print_answer(answer: dict) -> None:
-    out.print(answer["answer"], highlight=False)
+    out.print(answer["answer"], highlight=False, markup=False)
     _print_searched(answer)
     _print_short_answer(answer)
     _print_citations(answer)
@@ -189,11 +189,11 @@ def _print_review(request: dict) -> None:
     out.print("[bold yellow]Review requested[/bold yellow] — draft answer:")
     _print_answer(draft)
     if request.get("verifier_notes"):
-        out.print(f"[dim]verifier removed:\n{request['verifier_notes']}[/dim]", highlight=False)
+        out.print(f"[dim]verifier removed:\n{escape(request['verifier_notes'])}[/dim]", highlight=False)
 
 
 def _stream_token(text: str) -> None:
-    out.print(text, end="", highlight=False, soft_wrap=True)
+    out.print(text, end="", highlight=False, soft_wrap=True, markup=False)
     out.file.flush()
 
 
@@ -358,7 +358,8 @@ def _ask_assistant(
     _print_answer(answer)
     for step in answer.get("steps", []):
         mark = "[green]ok[/green]" if step["ok"] else "[red]failed[/red]"
-        err.print(f"step {step['tool']}({step['args']}): {mark}", highlight=False)
+        call = escape(f"{step['tool']}({step['args']})")
+        err.print(f"step {call}: {mark}", highlight=False)
 
 
 @app.command()
@@ -543,9 +544,9 @@ def demo(
             report = ingest_paths(hybrid, [DEMO_CORPUS], settings, progress)
         if not report.ok:
             for o in report.failed:
-                err.print(f"[red]failed:[/red] {o.path}: {o.reason}")
+                err.print(f"[red]failed:[/red] {escape(f'{o.path}: {o.reason}')}")
             raise typer.Exit(1)
-    out.print(f"[bold]Q:[/bold] {question}\n")
+    out.print(f"[bold]Q:[/bold] {escape(question)}\n")
     from citegraph.threads import ask as ask_thread
 
     result = _run_rag(settings, ask_thread, True, question, _context(settings, "extract", "", 3, False), None)

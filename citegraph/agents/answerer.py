@@ -434,6 +434,12 @@ def cited_quote(quote: str, n: int) -> str:
     return " ".join(f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True))
 
 
+def on_fence_line(text: str, offset: int) -> bool:
+    """Whether ``text[offset]`` sits on a code fence's line: its language ("```ini") is no short answer."""
+    line = text[text.rfind("\n", 0, offset) + 1 :].lstrip()
+    return line.startswith(("```", "~~~"))
+
+
 def extractive_answer(
     question: str,
     hits: list[Hit],
@@ -487,7 +493,7 @@ def extractive_answer(
     if best.judgment and best.judgment.span:
         a, b = best.judgment.span
         short = " ".join(best.text[a:b].split())
-        if lexical.short_answer_fits(question, short):
+        if lexical.short_answer_fits(question, short) and not on_fence_line(best.text, a):
             answer["short_answer"] = short
     return answer
 

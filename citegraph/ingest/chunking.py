@@ -32,6 +32,11 @@ _WORD_BEFORE = re.compile(r"([\w.]+)$")
 # A fenced code block is never split: its lines are not sentences, a blank line inside it ends no paragraph,
 # and its opening line (at a line start) and closing fence (at a line end) bound it as a sentence of its own.
 _FENCE = re.compile(r"```")
+# A list item opening a line starts a sentence, whether or not the item before it ended with a full stop
+# ("1. First, explicit targets are searched, if not found" / "2. Then, ..."). A numbered one only in a
+# paragraph with two or more: a PDF line may open with the end of a sentence ("... by a factor of" /
+# "2. The next ...").
+_ITEM_START = re.compile(r"^[ \t]*(?:(?P<bullet>[*+•‣◦-])|\d{1,2}[.)])[ \t]+(?=\S)", re.M)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,13 @@ def _code_bounds(text: str, code: list[Span], start: int, end: int) -> set[int]:
     return bounds
 
 
+def _item_starts(text: str, code: list[Span], start: int, end: int) -> set[int]:
+    """Where list items force a sentence break: at each item's marker (``_ITEM_START``), outside code."""
+    items = [m for m in _ITEM_START.finditer(text, start, end) if not _inside(m.start(), code)]
+    numbered = sum(not m["bullet"] for m in items)
+    return {m.start() for m in items if m["bullet"] or numbered >= 2}
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Spans of the sentences in ``text[start:end]``; paragraph breaks always end a sentence, and a code
     block on lines of its own is one sentence (nothing inside a code block ends one)."""
@@ -116,7 +128,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             spans.extend(thai_sentence_spans(text, p_start, p_end))
             continue
         code = fenced_spans(text, p_start, p_end)
-        cuts = _code_bounds(text, code, p_start, p_end)
+        cuts = _code_bounds(text, code, p_start, p_end) | _item_starts(text, code, p_start, p_end)
         for match in _SENTENCE_END.finditer(text, p_start, p_end):
             after = match.end()
             while after < p_end and text[after].isspace():

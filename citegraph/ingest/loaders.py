@@ -39,8 +39,9 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
 SUPPORTED_NAMES = "(.txt .md .pdf .html)"
 
 # Bumped whenever loaders extract different text from the same bytes: it is part of ``content_hash``, so
-# the next ingest reads such files again instead of calling them unchanged (2: PDF clean-up, outlines).
-EXTRACTION_VERSION = 2
+# the next ingest reads such files again instead of calling them unchanged (2: PDF clean-up, outlines;
+# 3: Markdown rendered, ``markdown_text``).
+EXTRACTION_VERSION = 3
 
 # Control characters that never occur in real text (tab, newlines and form feed excluded).
 _BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"

@@ -21,11 +21,20 @@ CODE_ROLES = frozenset(
     "func meth class attr exc obj data const mod option envvar program command file samp kbd code any "
     "literal".split()
 )
-ROLE = re.compile(r"(?<![`\w])\{(?:(?P<domain>[a-z]+):)?(?P<name>[a-z][\w-]*)\}`(?P<body>[^`]+)`")
+# A role, or an inline code span (which shows its text as written: "`{type}`", "`` {ref}`x` ``"; it
+# ends within its paragraph); read left to right, so a role's own backticks never start a code span.
+ROLE = re.compile(
+    r"(?P<code>(?P<ticks>`+)[^`](?:(?!\n[ \t]*\n).)*?(?<!`)(?P=ticks)(?!`))"  # not past a blank line
+    r"|(?<!\w)\{(?:[a-z]+:)?(?P<name>[a-z][\w-]*)\}`(?P<body>[^`]+)`",
+    re.DOTALL,
+)
 # "title <target>": the title is what shows.
 TITLED = re.compile(r"^(?P<title>.+?)\s*<[^<>\n]+>$", re.DOTALL)
 # A MyST target line: "(options)=" labels the heading after it and shows nothing.
 TARGET_LINE = re.compile(r"[ \t]*\([\w.:-]+\)=[ \t]*")
+# A MyST block attribute line ("{style=lower-roman}", "{#intro .wide}") sets how the next block looks.
+_ATTRIBUTE = r"(?:[#.][\w-]+|[\w-]+=[^{}\s]+)"
+BLOCK_ATTRIBUTES = re.compile(rf"[ \t]*\{{{_ATTRIBUTE}(?:[ \t]+{_ATTRIBUTE})*\}}[ \t]*")
 # A fence: its indent, its characters, and what follows them on the line.
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w-]+)\}[ \t]*(?P<argument>.*)$")
@@ -59,6 +68,8 @@ def rendered_role(match: re.Match[str]) -> str:
     """What a role shows: the title of "title <target>" (else the target: "~a.b.c" as "c", "!x" as "x",
     a bare reference label "handling-files" as "handling files"), in backticks for a code role; PEP and
     RFC roles as "PEP 8", "RFC 9110". A line break the role held stays in it."""
+    if match["code"]:
+        return match["code"]
     name, body = match["name"], match["body"]
     titled = TITLED.match(body)
     if titled:
@@ -88,8 +99,8 @@ def _opening_line(name: str, argument: str) -> str:
 
 
 def _render_lines(lines: list[str]) -> list[str]:
-    """``lines`` with target lines blanked and prose directive fences and MkDocs admonition lines
-    rewritten, outside code; one output line per input line."""
+    """``lines`` with target and block attribute lines blanked, and prose directive fences and MkDocs
+    admonition lines rewritten, outside code; one output line per input line."""
     out: list[str] = []
     closing: list[tuple[str, int]] = []  # open prose directives: (fence character, fence length)
     code_fence: tuple[str, int] | None = None  # the open code block's fence
@@ -127,7 +138,7 @@ def _render_lines(lines: list[str]) -> list[str]:
                 code_fence = (char, length)
                 out.append(line)
                 continue
-        if TARGET_LINE.fullmatch(line):
+        if TARGET_LINE.fullmatch(line) or BLOCK_ATTRIBUTES.fullmatch(line):
             out.append("")
             continue
         admonition = MKDOCS_ADMONITION.match(line)
@@ -141,8 +152,8 @@ def _render_lines(lines: list[str]) -> list[str]:
 
 
 def render_markdown(text: str) -> str:
-    """``text`` with MyST roles, target lines and prose directives, and MkDocs admonitions, rendered as
-    the built site shows them (see the module doc); line for line, code left as written."""
+    """``text`` with MyST roles, target and attribute lines and prose directives, and MkDocs admonitions,
+    rendered as the built site shows them (see the module doc); line for line, code left as written."""
     rendered = "\n".join(_render_lines(text.split("\n")))
     # Roles, outside code blocks only: split on the fences _render_lines kept.
     parts = re.split(r"(?ms)(^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\2[ \t]*$)", rendered)

@@ -15,6 +15,7 @@ from citegraph.agents.answerer import (
     gate_signals,
     introduction_start,
     named_first,
+    on_fence_line,
     ranked_score,
     shortlist,
     weighted_terms,
@@ -279,6 +280,13 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert not lexical.short_answer_fits(
         "How much does the invisible join improve performance?", "between-predicate rewriting"
     )
+
+
+def test_a_code_fences_language_is_no_short_answer() -> None:
+    text = "or in `docutils.conf`:\n```ini\nmyst-suppress-warnings = myst.xref_missing\n```"
+    assert on_fence_line(text, text.index("ini\n"))
+    assert not on_fence_line(text, text.index("myst-suppress"))
+    assert not on_fence_line(text, text.index("docutils"))
 
 
 def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:

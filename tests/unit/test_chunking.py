@@ -36,6 +36,26 @@ def test_sentences_handle_quotes_and_hard_wrapped_lines() -> None:
     ]
 
 
+def test_a_list_item_starts_a_sentence_even_after_no_full_stop() -> None:
+    text = "Targets are searched:\n1. First, in the file, if not found\n2. Then, in the project"
+    text += "\n* a bullet\n- another"
+    assert texts(text, sentence_spans(text)) == [
+        "Targets are searched:",
+        "1.",
+        "First, in the file, if not found",
+        "2.",
+        "Then, in the project",
+        "* a bullet",
+        "- another",
+    ]
+    # One number opening a line is a wrapped sentence's end (a PDF line), not a list.
+    wrapped = "It grew by a factor of\n2. The next step was cheap."
+    assert texts(wrapped, sentence_spans(wrapped)) == [
+        "It grew by a factor of\n2.",
+        "The next step was cheap.",
+    ]
+
+
 def test_paragraphs_split_on_blank_lines_only() -> None:
     text = "one\nline two\n\n\n  second para \n \nthird"
     assert texts(text, paragraph_spans(text)) == ["one\nline two", "second para", "third"]

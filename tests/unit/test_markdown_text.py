@@ -37,6 +37,9 @@ print(f"{name}`")  # code keeps its {func}`roles`
 ```
 
 * `{type}` is a placeholder in code, not a role.
+
+{style=lower-roman}
+1. First
 """
 
 
@@ -57,6 +60,7 @@ def test_myst_roles_directives_and_targets_render_line_for_line() -> None:
     assert "    {func}`left as written` in reStructuredText" in lines
     assert 'print(f"{name}`")  # code keeps its {func}`roles`' in lines
     assert "* `{type}` is a placeholder in code, not a role." in lines
+    assert lines[-3:] == ["", "1. First", ""]  # the block attribute line shows nothing
 
 
 def test_mkdocs_admonitions_render_as_their_title() -> None:
@@ -73,6 +77,14 @@ def test_mkdocs_admonitions_render_as_their_title() -> None:
         "        x",
         "",
     ]
+
+
+def test_inline_code_keeps_its_roles_as_written() -> None:
+    text = "Write `` {ref}`My title <myref>` `` or `{type}`; {func}`x` is a role."
+    text += "\n\nA stray ` tick.\n\n{class}`B`"
+    assert render_markdown(text) == (
+        "Write `` {ref}`My title <myref>` `` or `{type}`; `x` is a role.\n\nA stray ` tick.\n\n`B`"
+    )
 
 
 def test_text_without_markup_is_unchanged() -> None:
