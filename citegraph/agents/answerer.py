@@ -434,6 +434,17 @@ def cited_quote(quote: str, n: int) -> str:
     return " ".join(f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True))
 
 
+def introduces(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) -> bool:
+    """Whether the quote ``before`` (hit, start, end) of ``text`` runs into the one at ``start`` of the same
+    source: they overlap, or it ends with ":" right before it ("... you could use this command:" then
+    "pcre2grep -M 'regular\\s+expression' <file>"). Quoted apart, the two read as one claim with two
+    markers, which neither source states whole."""
+    other, a, b = before
+    if other.source_id != hit.source_id:
+        return False
+    return start <= b or (text[a:b].endswith(":") and not text[b:start].strip())
+
+
 def on_fence_line(text: str, offset: int) -> bool:
     """Whether ``text[offset]`` sits on a code fence's line: its language ("```ini") is no short answer."""
     line = text[text.rfind("\n", 0, offset) + 1 :].lstrip()
@@ -472,10 +483,9 @@ def extractive_answer(
     ]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
-    citations: list[Citation] = []
-    sentences: list[str] = []
     source_texts: dict[str, str] = {}
-    for n, candidate in enumerate(picked, start=1):
+    quoted: list[tuple[Hit, int, int]] = []  # (hit, start, end) of each quote, in reading order
+    for candidate in picked:
         hit = candidate.hit
         if hit.source_id not in source_texts:
             record = store.source(hit.source_id)
@@ -484,7 +494,15 @@ def extractive_answer(
         start = (
             introduction_start(text, candidate.start) if candidate.text.startswith("```") else candidate.start
         )
-        citation = cite(n, hit.chunk_id, hit.source, text, start, candidate.end, hit.page)
+        if quoted and introduces(text, quoted[-1], hit, start):
+            # One quote: "... you could use this command:" and the command after it read as one claim.
+            quoted[-1] = (quoted[-1][0], quoted[-1][1], max(quoted[-1][2], candidate.end))
+        else:
+            quoted.append((hit, start, candidate.end))
+    citations: list[Citation] = []
+    sentences: list[str] = []
+    for n, (hit, start, end) in enumerate(quoted, start=1):
+        citation = cite(n, hit.chunk_id, hit.source, source_texts[hit.source_id], start, end, hit.page)
         citations.append(citation)
         sentences.append(cited_quote(citation["quote"], n))
     answer = Answer(

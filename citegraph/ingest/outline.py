@@ -55,6 +55,18 @@ def heading_at(headings: Sequence[Heading], offset: int) -> Heading | None:
     return headings[i - 1] if i else None
 
 
+def section_path(title: str, headings: Sequence[Heading], offset: int) -> str:
+    """Where ``offset`` sits in its document, as a reader of a table of contents says it: the title,
+    then the heading of each level above it ("uvicorn › Deployment › Running with Gunicorn")."""
+    path: list[Heading] = []
+    for heading in headings:
+        if heading.offset > offset:
+            break
+        path = [h for h in path if h.level < heading.level] + [heading]
+    names = [title, *(h.title for h in path)]
+    return " › ".join(n for i, n in enumerate(names) if n and (i == 0 or n != names[i - 1]))
+
+
 def line_at(text: str, line_map: Sequence[LineAnchor], offset: int) -> int:
     """1-based line of the original file holding ``text[offset]`` (the text's own line without a map)."""
     i = bisect.bisect_right(line_map, (offset, float("inf")))

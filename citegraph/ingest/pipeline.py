@@ -27,6 +27,7 @@ from citegraph.ingest.loaders import (
     os_reason,
     read_bytes,
 )
+from citegraph.ingest.outline import section_path
 from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
 
@@ -104,9 +105,10 @@ def source_id_for(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def chunk_id_for(key: str, start: int, text: str) -> str:
-    """Content-hash id: the same text at the same place of the same file always gets the same id."""
-    return hashlib.sha256(f"{key}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+def chunk_id_for(key: str, start: int, text: str, section: str = "") -> str:
+    """Content-hash id of everything the store indexes for a chunk: the same text under the same section
+    (``section_path``) at the same place of the same file always gets the same id, and keeps its vector."""
+    return hashlib.sha256(f"{key}\x00{start}\x00{section}\x00{text}".encode()).hexdigest()[:32]
 
 
 def discover(paths: Iterable[Path | str]) -> tuple[list[Path], list[FileOutcome]]:
@@ -206,7 +208,7 @@ def chunk_document(doc: LoadedDocument, key: str, settings: Settings) -> list[Ch
     for page, start, end in regions:
         for c_start, c_end in chunk_spans(doc.text, settings.chunk_size, settings.chunk_overlap, start, end):
             text = doc.text[c_start:c_end]
-            chunk_id = chunk_id_for(key, c_start, text)
+            chunk_id = chunk_id_for(key, c_start, text, section_path(doc.title, doc.headings, c_start))
             chunks.append(ChunkRecord(chunk_id, source_id, len(chunks), c_start, c_end, page, text))
     return chunks
 

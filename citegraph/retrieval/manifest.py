@@ -158,6 +158,13 @@ class Manifest:
         )
         return [_source(row) for row in rows]
 
+    def outlines(self) -> dict[str, tuple[str, tuple[Heading, ...]]]:
+        """Each source's title and headings (what a chunk's ``section_path`` is read from), without its
+        text."""
+        headings = "headings" if self._source_columns == SOURCE_COLUMNS else "'[]'"
+        rows = self._rows(f"SELECT source_id, title, {headings} FROM sources")
+        return {sid: (title, tuple(Heading(*h) for h in json.loads(h_json))) for sid, title, h_json in rows}
+
     def source(self, source_id: str) -> SourceRecord | None:
         rows = self._rows(f"SELECT {self._source_columns} FROM sources WHERE source_id = ?", (source_id,))
         return _source(rows[0]) if rows else None

@@ -17,7 +17,7 @@ import fcntl
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -28,6 +28,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from citegraph.errors import ModelNotFoundError
+from citegraph.ingest.outline import Heading, section_path
 from citegraph.models.paths import resolve_model_path
 from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
 from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder, shared_embedder
@@ -42,6 +43,23 @@ if TYPE_CHECKING:
 
 
 _EMBED_BATCH = 256  # chunks per embed+upsert round: big enough for full encode batches, small for progress
+
+
+# A source's title and headings (``Manifest.outlines``).
+Outlines = Mapping[str, tuple[str, tuple[Heading, ...]]]
+
+
+def indexed_texts(chunks: Sequence[ChunkRecord], outlines: Outlines) -> list[str]:
+    """What BM25 and the bi-encoder index for each chunk: its ``section_path`` (title and headings) on a
+    line before its text. A chunk of a manual's "BINARY FILES" section rarely says "binary" itself, and
+    a question names the section ("How does pcre2grep decide that a file is binary?"). Citations quote
+    the chunk's text only."""
+    texts = []
+    for chunk in chunks:
+        title, headings = outlines.get(chunk.source_id, ("", ()))
+        path = section_path(title, headings, chunk.start)
+        texts.append(f"{path}\n{chunk.text}" if path else chunk.text)
+    return texts
 
 
 class StoreError(RuntimeError):
@@ -180,15 +198,15 @@ class HybridStore:
         if extra := in_chroma - live:
             self._chroma_delete(extra)
         if missing := live - in_chroma:
-            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), None)
+            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), self.manifest.outlines(), None)
         generation = self._committed_generation()
         try:
             Bm25Index.load(self._bm25_dir(generation))
         except (OSError, ValueError):
             chunks = self.manifest.chunks()
-            Bm25Index.build([c.chunk_id for c in chunks], [c.text for c in chunks]).save(
-                self._bm25_dir(generation)
-            )
+            Bm25Index.build(
+                [c.chunk_id for c in chunks], indexed_texts(chunks, self.manifest.outlines())
+            ).save(self._bm25_dir(generation))
         self._remove_old_bm25(keep=generation)
         self.manifest.set_meta("dirty", "0")
 
@@ -233,10 +251,12 @@ class HybridStore:
         for i in range(0, len(ids), step):
             self.collection.delete(ids=ids[i : i + step])
 
-    def _embed_and_upsert(self, chunks: Sequence[ChunkRecord], progress: Progress | None) -> None:
+    def _embed_and_upsert(
+        self, chunks: Sequence[ChunkRecord], outlines: Outlines, progress: Progress | None
+    ) -> None:
         for i in range(0, len(chunks), _EMBED_BATCH):
             batch = chunks[i : i + _EMBED_BATCH]
-            vectors = self.embedder.embed_documents([c.text for c in batch])
+            vectors = self.embedder.embed_documents(indexed_texts(batch, outlines))
             metadatas: list[dict[str, Any]] = [
                 {"source_id": c.source_id, "start": c.start, "end": c.end, "ordinal": c.ordinal}
                 | ({"page": c.page} if c.page is not None else {})
@@ -276,7 +296,10 @@ class HybridStore:
             # Sorted by length, so each encode batch pads little (what SentenceTransformer.encode does
             # inside one call; we batch across calls to report progress and bound memory).
             to_embed = sorted((c for c in new_chunks if c.chunk_id not in present), key=lambda c: len(c.text))
-            self._embed_and_upsert(to_embed, progress)
+            outlines = self.manifest.outlines() | {
+                s.record.source_id: (s.record.title, s.record.headings) for s in add
+            }
+            self._embed_and_upsert(to_embed, outlines, progress)
 
             kept = [
                 c for c in self.manifest.chunks() if c.chunk_id not in old_ids and c.chunk_id not in new_ids
@@ -288,7 +311,9 @@ class HybridStore:
             final_dir = self._bm25_dir(generation)
             staging = final_dir.with_name(final_dir.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
-            Bm25Index.build([c.chunk_id for c in everything], [c.text for c in everything]).save(staging)
+            Bm25Index.build([c.chunk_id for c in everything], indexed_texts(everything, outlines)).save(
+                staging
+            )
             shutil.rmtree(final_dir, ignore_errors=True)
             os.replace(staging, final_dir)
             if progress:

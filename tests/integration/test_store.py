@@ -196,3 +196,18 @@ def test_the_rag_graph_answers_in_process(tmp_path: Path, settings, make_store) 
     answer = state["answer"]
     assert not answer["abstained"] and answer["citations"][0]["source"].endswith("lighthouse.txt")
     assert "nine sailors" in answer["answer"] and answer["answer"].endswith(".") and answer["verified"]
+
+
+def test_a_chunk_is_found_by_its_section_heading(tmp_path: Path, settings, make_store) -> None:
+    # The second section's chunk never says "binary"; its heading does, and the store indexes it there.
+    filler = " ".join(f"Sentence {i} says nothing about the subject at hand." for i in range(30))
+    text = f"# pcre2grep\n\n## Binary files\n\n{filler}\n\nA zero byte in the first 1024 bytes marks one.\n"
+    (tmp_path / "manual.md").write_text(text)
+    store = make_store()
+    assert ingest_paths(store, [tmp_path / "manual.md"], settings).ok
+    hit = store.search_bm25("binary", 5)
+    assert hit and all(h.text in text for h in hit)
+    assert any("first 1024 bytes" in h.text and "Binary" not in h.text for h in hit)
+    ids = assert_consistent(store)
+    store.reconcile()  # rebuilding the index from the manifest indexes the same texts
+    assert assert_consistent(store) == ids and store.search_bm25("binary", 5) == hit

@@ -13,6 +13,7 @@ from citegraph.agents.answerer import (
     candidate_sentences,
     cited_quote,
     gate_signals,
+    introduces,
     introduction_start,
     named_first,
     on_fence_line,
@@ -282,6 +283,18 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     )
 
 
+def test_a_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:
+    text = "To find it, use this command:\n\npcre2grep -M 'a\\s+b' <file>\n\nOther text."
+    intro = (hit(text, 0), 0, text.index(":") + 1)
+    command = text.index("pcre2grep")
+    assert introduces(text, intro, hit(text, 0), command)
+    assert not introduces(text, intro, hit(text, 0), text.index("Other"))  # not right after it
+    other_source = Hit("c2", text, "s2", "b.md", "B", 0, len(text), None, 1.0)
+    assert not introduces(text, intro, other_source, command)
+    plain = (hit(text, 0), 0, text.index("command") - 1)  # no colon: two quotes
+    assert not introduces(text, plain, hit(text, 0), text.index(":") + 3)
+
+
 def test_a_code_fences_language_is_no_short_answer() -> None:
     text = "or in `docutils.conf`:\n```ini\nmyst-suppress-warnings = myst.xref_missing\n```"
     assert on_fence_line(text, text.index("ini\n"))
@@ -298,6 +311,13 @@ def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:
     default = "What is the largest request body uvicorn accepts by default?"
     assert not lexical.states_what_is_asked(default, ["Uvicorn strips any response body from HEAD requests."])
     assert lexical.states_what_is_asked(default, ["Keep-Alive. Defaults to 5 seconds."])
+    # A digit inside a name states no quantity: a sentence naming pcre2grep does not give what "what exit
+    # status" asks for.
+    status = "What exit status does pcre2grep return when nothing matched?"
+    assert not lexical.gives_what_is_asked(status, "Numbered callouts are ignored by pcre2grep.")
+    assert lexical.gives_what_is_asked(status, "Exit status is 0 if any matches were found.")
+    assert lexical.states_quantity("Build it for v2.0 with exit(0).")
+    assert not lexical.states_quantity("It runs on x86 and m1.xlarge nodes; see PCRE2GREP_RC.")
     # Other questions are not checked by kind.
     assert lexical.states_what_is_asked("How long does it take?", ["It takes months."])
 

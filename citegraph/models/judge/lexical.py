@@ -104,7 +104,9 @@ NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
     "|thousand|million|billion|dozen|twice|half"
 )
-NUMBER = re.compile(rf"\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
+# A number opens a word ("1881", "3GB", "v2.0", "exit(0)"); a digit inside a name ("pcre2grep",
+# "PCRE2GREP_RC", "x86") states no quantity.
+NUMBER = re.compile(rf"(?<!\w)v?\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
 # Numbers that point elsewhere instead of stating a quantity: reference markers ("[18, 19]"),
 # "Section 3.1", "Figure 2", "Table 4", and the digits of a web address ("discussions/1785").
 POINTERS = re.compile(
