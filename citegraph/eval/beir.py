@@ -89,8 +89,7 @@ def dataset_key(folder: Path, settings: Settings) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     model = str(settings.embedding_model or "bundled-all-MiniLM-L6-v2")
-    # v2: chunks indexed under their section path (``store.indexed_texts``).
-    digest.update(f"|{settings.chunk_size}|{settings.chunk_overlap}|{model}|v2".encode())
+    digest.update(f"|{settings.chunk_size}|{settings.chunk_overlap}|{model}|v1".encode())
     return digest.hexdigest()[:16]
 
 

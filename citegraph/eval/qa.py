@@ -112,8 +112,7 @@ def squad_key(data: SquadData, settings: Settings) -> str:
     for doc_id, (title, text) in data.paragraphs.items():
         digest.update(f"{doc_id}\x00{title}\x00{text}\x00".encode())
     model = str(settings.embedding_model or "bundled-all-MiniLM-L6-v2")
-    # qa2: chunks indexed under their section path (``store.indexed_texts``).
-    digest.update(f"|{settings.chunk_size}|{settings.chunk_overlap}|{model}|qa2".encode())
+    digest.update(f"|{settings.chunk_size}|{settings.chunk_overlap}|{model}|qa1".encode())
     return digest.hexdigest()[:16]
 
 

@@ -55,16 +55,15 @@ def heading_at(headings: Sequence[Heading], offset: int) -> Heading | None:
     return headings[i - 1] if i else None
 
 
-def section_path(title: str, headings: Sequence[Heading], offset: int) -> str:
-    """Where ``offset`` sits in its document, as a reader of a table of contents says it: the title,
-    then the heading of each level above it ("uvicorn › Deployment › Running with Gunicorn")."""
+def section_path(headings: Sequence[Heading], offset: int) -> str:
+    """Where ``offset`` sits in its document, as a table of contents says it: the heading of each level
+    above it ("Deployment › Using a process manager › Gunicorn"); "" before the first heading."""
     path: list[Heading] = []
     for heading in headings:
         if heading.offset > offset:
             break
         path = [h for h in path if h.level < heading.level] + [heading]
-    names = [title, *(h.title for h in path)]
-    return " › ".join(n for i, n in enumerate(names) if n and (i == 0 or n != names[i - 1]))
+    return " › ".join(h.title for h in path)
 
 
 def line_at(text: str, line_map: Sequence[LineAnchor], offset: int) -> int:

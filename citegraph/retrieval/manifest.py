@@ -158,12 +158,11 @@ class Manifest:
         )
         return [_source(row) for row in rows]
 
-    def outlines(self) -> dict[str, tuple[str, tuple[Heading, ...]]]:
-        """Each source's title and headings (what a chunk's ``section_path`` is read from), without its
-        text."""
-        headings = "headings" if self._source_columns == SOURCE_COLUMNS else "'[]'"
-        rows = self._rows(f"SELECT source_id, title, {headings} FROM sources")
-        return {sid: (title, tuple(Heading(*h) for h in json.loads(h_json))) for sid, title, h_json in rows}
+    def headings(self) -> dict[str, tuple[Heading, ...]]:
+        """Each source's headings (what a chunk's ``section_path`` is read from), without its text."""
+        column = "headings" if self._source_columns == SOURCE_COLUMNS else "'[]'"
+        rows = self._rows(f"SELECT source_id, {column} FROM sources")
+        return {sid: tuple(Heading(*h) for h in json.loads(found)) for sid, found in rows}
 
     def source(self, source_id: str) -> SourceRecord | None:
         rows = self._rows(f"SELECT {self._source_columns} FROM sources WHERE source_id = ?", (source_id,))

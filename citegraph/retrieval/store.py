@@ -45,22 +45,22 @@ if TYPE_CHECKING:
 _EMBED_BATCH = 256  # chunks per embed+upsert round: big enough for full encode batches, small for progress
 
 
-# A source's title and headings (``Manifest.outlines``).
-Outlines = Mapping[str, tuple[str, tuple[Heading, ...]]]
+# Each source's headings (``Manifest.headings``).
+Outlines = Mapping[str, tuple[Heading, ...]]
 
 
 def indexed_texts(chunks: Sequence[ChunkRecord], outlines: Outlines) -> list[str]:
-    """What BM25 and the bi-encoder index for each chunk: its ``section_path`` (title and headings) on a
-    line before its text. A chunk of a manual's "BINARY FILES" section rarely says "binary" itself, and
+    """What BM25 and the bi-encoder index for each chunk: its ``section_path`` (the headings above it) on
+    a line before its text. A chunk of a manual's "BINARY FILES" section rarely says "binary" itself, and
     a question names the section ("How does pcre2grep decide that a file is binary?"). Citations quote
-    the chunk's text only. The title is kept on the strength of the development question sets (62 of
-    88 right with it, 60 with headings alone); on the training splits, whose documents have titles but
-    no headings, it cost a little (SciFact train nDCG@10 0.7405 -> 0.7387, SQuAD-train paragraph first
-    0.9535 -> 0.9492: benchmarks/results/section_path_training_splits_side_by_side.json)."""
+    the chunk's text only. The document's title is left out: beside the headings it lowered the ranking
+    on the training splits, whose documents have titles and no headings (SciFact train nDCG@10 0.7405 ->
+    0.7387, SQuAD-train paragraph first 0.9535 -> 0.9492:
+    benchmarks/results/section_path_training_splits_side_by_side.json). A document without headings is
+    indexed as before."""
     texts = []
     for chunk in chunks:
-        title, headings = outlines.get(chunk.source_id, ("", ()))
-        path = section_path(title, headings, chunk.start)
+        path = section_path(outlines.get(chunk.source_id, ()), chunk.start)
         texts.append(f"{path}\n{chunk.text}" if path else chunk.text)
     return texts
 
@@ -201,14 +201,14 @@ class HybridStore:
         if extra := in_chroma - live:
             self._chroma_delete(extra)
         if missing := live - in_chroma:
-            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), self.manifest.outlines(), None)
+            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), self.manifest.headings(), None)
         generation = self._committed_generation()
         try:
             Bm25Index.load(self._bm25_dir(generation))
         except (OSError, ValueError):
             chunks = self.manifest.chunks()
             Bm25Index.build(
-                [c.chunk_id for c in chunks], indexed_texts(chunks, self.manifest.outlines())
+                [c.chunk_id for c in chunks], indexed_texts(chunks, self.manifest.headings())
             ).save(self._bm25_dir(generation))
         self._remove_old_bm25(keep=generation)
         self.manifest.set_meta("dirty", "0")
@@ -299,9 +299,7 @@ class HybridStore:
             # Sorted by length, so each encode batch pads little (what SentenceTransformer.encode does
             # inside one call; we batch across calls to report progress and bound memory).
             to_embed = sorted((c for c in new_chunks if c.chunk_id not in present), key=lambda c: len(c.text))
-            outlines = self.manifest.outlines() | {
-                s.record.source_id: (s.record.title, s.record.headings) for s in add
-            }
+            outlines = self.manifest.headings() | {s.record.source_id: s.record.headings for s in add}
             self._embed_and_upsert(to_embed, outlines, progress)
 
             kept = [

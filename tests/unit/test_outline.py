@@ -91,11 +91,11 @@ def test_a_store_written_before_outlines_still_reads(tmp_path: Path) -> None:
     assert location(new.text, 5, 10, None) == "§ B, line 3"
 
 
-def test_section_path_names_the_title_and_the_headings_above_an_offset() -> None:
+def test_section_path_names_the_headings_above_an_offset() -> None:
     headings = [Heading(0, 1, "Settings"), Heading(50, 2, "Socket Binding"), Heading(90, 3, "Hosts")]
     headings.append(Heading(120, 2, "Development"))
-    assert section_path("uvicorn", headings, 10) == "uvicorn › Settings"
-    assert section_path("uvicorn", headings, 100) == "uvicorn › Settings › Socket Binding › Hosts"
-    assert section_path("uvicorn", headings, 130) == "uvicorn › Settings › Development"
-    assert section_path("Settings", headings, 10) == "Settings"  # a title that is the first heading
-    assert section_path("", (), 5) == ""
+    assert section_path(headings, 10) == "Settings"
+    assert section_path(headings, 100) == "Settings › Socket Binding › Hosts"
+    assert section_path(headings, 130) == "Settings › Development"
+    assert section_path(headings[1:], 10) == ""  # before the first heading
+    assert section_path((), 5) == ""
