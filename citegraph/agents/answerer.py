@@ -83,18 +83,32 @@ LEADING_HEADING = re.compile(
 )
 
 
+# A number as a figure's axis or a table's cell has it: "0.4", "1,200", "15%", "-3".
+NUMBER_TOKEN = re.compile(r"[-+]?[\d.,]*\d[\d.,%]*")
+# A line of eight or more tokens, this share of them numbers, is a table row or an axis.
+TABLE_NUMBER_SHARE = 0.4
+
+
 def _is_debris(sentence: str) -> bool:
     """Text a PDF extractor made of a figure or a table, not a sentence: it opens inside a parenthesis
-    ("chunk locations) GFS master ...") or is four or more lines of mostly one or two words each
-    ("Cluster\nA\nB\nChunkservers\n342 ..."). Code blocks are not debris: their lines are short too."""
+    ("chunk locations) GFS master ..."), is four or more lines of mostly one or two words or numbers alone
+    ("Cluster\nA\nB\nChunkservers\n342 ...", an axis "0 5 10 15\nNumber of clients N\n0\n50"), or is
+    mostly numbers ("Q1.1 2.7 9.9 1.0 69.7 107.2 Q1.2 ..."). Code blocks are not debris: their lines are
+    short too."""
     if "```" in sentence or ">>>" in sentence:
         return False
     close, open_ = sentence.find(")"), sentence.find("(")
     # Two or more words before the unopened ")": a list label ("1) Start the master.") is not that.
     if close >= 0 and (open_ < 0 or close < open_) and " " in sentence[:close].strip():
         return True
+    tokens = sentence.split()
+    if len(tokens) >= 8 and sum(bool(NUMBER_TOKEN.fullmatch(t)) for t in tokens) >= TABLE_NUMBER_SHARE * len(
+        tokens
+    ):
+        return True
     lines = [line.split() for line in sentence.splitlines() if line.strip()]
-    return len(lines) >= 4 and sum(len(line) <= 2 for line in lines) > len(lines) / 2
+    bare = sum(len(line) <= 2 or all(NUMBER_TOKEN.fullmatch(t) for t in line) for line in lines)
+    return len(lines) >= 4 and bare > len(lines) / 2
 
 
 # A Markdown heading line ("#### Custom JSON serialization").

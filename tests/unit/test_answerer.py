@@ -55,8 +55,13 @@ def test_figure_and_table_debris_never_answers() -> None:
     code = "```python\nclient = httpx.Client(follow_redirects=True)\n```"
     prose = "A default partitioning function is provided that uses hashing (e.g. hash(key) mod R)."
     listed = "2) The master pings every worker periodically."
-    found = candidate_sentences([hit(f"{figure}\n\n{table}\n\n{code}\n\n{prose}\n\n{listed}")])
-    assert [c.text for c in found] == [code, prose, listed.removeprefix("2) ")]  # the number is no answer
+    axis = "0 5 10 15\nNumber of clients N\n0\n50\n100Read rate (MB/s)\nNetwork limit\nAggregate read rate"
+    row = "Q1.1 2.7 9.9 1.0 69.7 107.2 Q1.2 2.0 11.0 1.0 36.0 50.8"
+    counted = "Of the 12 servers, 5 were in the first rack and 7 in the second, with 2 spares kept."
+    texts = [figure, table, axis, row, code, prose, listed, counted]
+    found = candidate_sentences([hit("\n\n".join(texts))])
+    # The list label's number is no answer; a sentence with numbers in it is not a table.
+    assert [c.text for c in found] == [code, prose, listed.removeprefix("2) "), counted]
 
 
 def test_questions_asking_for_a_quantity_are_told_apart() -> None:
