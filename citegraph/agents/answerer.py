@@ -102,9 +102,8 @@ def _is_debris(sentence: str) -> bool:
     if close >= 0 and (open_ < 0 or close < open_) and " " in sentence[:close].strip():
         return True
     tokens = sentence.split()
-    if len(tokens) >= 8 and sum(bool(NUMBER_TOKEN.fullmatch(t)) for t in tokens) >= TABLE_NUMBER_SHARE * len(
-        tokens
-    ):
+    numbers = sum(bool(NUMBER_TOKEN.fullmatch(t)) for t in tokens)
+    if len(tokens) >= 8 and numbers >= TABLE_NUMBER_SHARE * len(tokens):
         return True
     lines = [line.split() for line in sentence.splitlines() if line.strip()]
     bare = sum(len(line) <= 2 or all(NUMBER_TOKEN.fullmatch(t) for t in line) for line in lines)
