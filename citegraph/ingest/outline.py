@@ -55,15 +55,30 @@ def heading_at(headings: Sequence[Heading], offset: int) -> Heading | None:
     return headings[i - 1] if i else None
 
 
-def section_path(headings: Sequence[Heading], offset: int) -> str:
-    """Where ``offset`` sits in its document, as a table of contents says it: the heading of each level
-    above it ("Deployment › Using a process manager › Gunicorn"); "" before the first heading."""
-    path: list[Heading] = []
-    for heading in headings:
-        if heading.offset > offset:
-            break
-        path = [h for h in path if h.level < heading.level] + [heading]
-    return " › ".join(h.title for h in path)
+@dataclass(frozen=True)
+class SectionPaths:
+    """Where any offset of one document sits, as a table of contents says it: the heading of each level
+    above it ("Deployment › Using a process manager › Gunicorn"; "" before the first heading). Each
+    heading's path is made once (``of``), an offset's found by bisection (``at``): a store reads the path
+    of every chunk at every commit."""
+
+    offsets: tuple[int, ...]
+    paths: tuple[str, ...]
+
+    @classmethod
+    def of(cls, headings: Sequence[Heading]) -> SectionPaths:
+        """The section paths of a document with these ``headings`` (in text order)."""
+        paths: list[str] = []
+        open_headings: list[Heading] = []
+        for heading in headings:
+            open_headings = [h for h in open_headings if h.level < heading.level] + [heading]
+            paths.append(" › ".join(h.title for h in open_headings))
+        return cls(tuple(h.offset for h in headings), tuple(paths))
+
+    def at(self, offset: int) -> str:
+        """The section path of the text at ``offset``."""
+        i = bisect.bisect_right(self.offsets, offset)
+        return self.paths[i - 1] if i else ""
 
 
 def line_at(text: str, line_map: Sequence[LineAnchor], offset: int) -> int:

@@ -27,7 +27,7 @@ from citegraph.ingest.loaders import (
     os_reason,
     read_bytes,
 )
-from citegraph.ingest.outline import section_path
+from citegraph.ingest.outline import SectionPaths
 from citegraph.retrieval.manifest import ChunkRecord, Manifest, PreparedSource, Progress, SourceRecord
 from citegraph.settings import Settings
 
@@ -107,7 +107,7 @@ def source_id_for(key: str) -> str:
 
 def chunk_id_for(key: str, start: int, text: str, section: str = "") -> str:
     """Content-hash id of everything the store indexes for a chunk: the same text under the same section
-    (``section_path``) at the same place of the same file always gets the same id, and keeps its vector.
+    (``SectionPaths``) at the same place of the same file always gets the same id, and keeps its vector.
     A chunk under no heading keeps the id it had before sections were indexed."""
     indexed = f"{section}\x00{text}" if section else text
     return hashlib.sha256(f"{key}\x00{start}\x00{indexed}".encode()).hexdigest()[:32]
@@ -207,10 +207,11 @@ def chunk_document(doc: LoadedDocument, key: str, settings: Settings) -> list[Ch
     regions = [(p.number, p.start, p.end) for p in doc.pages] or [(None, 0, len(doc.text))]
     source_id = source_id_for(key)
     chunks: list[ChunkRecord] = []
+    sections = SectionPaths.of(doc.headings)
     for page, start, end in regions:
         for c_start, c_end in chunk_spans(doc.text, settings.chunk_size, settings.chunk_overlap, start, end):
             text = doc.text[c_start:c_end]
-            chunk_id = chunk_id_for(key, c_start, text, section_path(doc.headings, c_start))
+            chunk_id = chunk_id_for(key, c_start, text, sections.at(c_start))
             chunks.append(ChunkRecord(chunk_id, source_id, len(chunks), c_start, c_end, page, text))
     return chunks
 

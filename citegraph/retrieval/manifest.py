@@ -159,7 +159,7 @@ class Manifest:
         return [_source(row) for row in rows]
 
     def headings(self) -> dict[str, tuple[Heading, ...]]:
-        """Each source's headings (what a chunk's ``section_path`` is read from), without its text."""
+        """Each source's headings (what a chunk's ``SectionPaths`` are read from), without its text."""
         column = "headings" if self._source_columns == SOURCE_COLUMNS else "'[]'"
         rows = self._rows(f"SELECT source_id, {column} FROM sources")
         return {sid: tuple(Heading(*h) for h in json.loads(found)) for sid, found in rows}

@@ -28,7 +28,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from citegraph.errors import ModelNotFoundError
-from citegraph.ingest.outline import Heading, section_path
+from citegraph.ingest.outline import Heading, SectionPaths
 from citegraph.models.paths import resolve_model_path
 from citegraph.retrieval.bm25 import Bm25Index, SourceBm25
 from citegraph.retrieval.embeddings import ChromaEmbeddingFunction, Embedder, shared_embedder
@@ -50,17 +50,20 @@ Outlines = Mapping[str, tuple[Heading, ...]]
 
 
 def indexed_texts(chunks: Sequence[ChunkRecord], outlines: Outlines) -> list[str]:
-    """What BM25 and the bi-encoder index for each chunk: its ``section_path`` (the headings above it) on
-    a line before its text. A chunk of a manual's "BINARY FILES" section rarely says "binary" itself, and
-    a question names the section ("How does pcre2grep decide that a file is binary?"). Citations quote
-    the chunk's text only. The document's title is left out: beside the headings it lowered the ranking
-    on the training splits, whose documents have titles and no headings (SciFact train nDCG@10 0.7405 ->
-    0.7387, SQuAD-train paragraph first 0.9535 -> 0.9492:
+    """What BM25 and the bi-encoder index for each chunk: its section path (``SectionPaths``: the
+    headings above it) on a line before its text. A chunk of a manual's "BINARY FILES" section rarely says
+    "binary" itself, and a question names the section ("How does pcre2grep decide that a file is
+    binary?"). Citations quote the chunk's text only. The document's title is left out: beside the
+    headings it lowered the ranking on the training splits, whose documents have titles and no headings
+    (SciFact train nDCG@10 0.7405 -> 0.7387, SQuAD-train paragraph first 0.9535 -> 0.9492:
     benchmarks/results/section_path_training_splits_side_by_side.json). A document without headings is
     indexed as before."""
+    sections: dict[str, SectionPaths] = {}
     texts = []
     for chunk in chunks:
-        path = section_path(outlines.get(chunk.source_id, ()), chunk.start)
+        if chunk.source_id not in sections:
+            sections[chunk.source_id] = SectionPaths.of(outlines.get(chunk.source_id, ()))
+        path = sections[chunk.source_id].at(chunk.start)
         texts.append(f"{path}\n{chunk.text}" if path else chunk.text)
     return texts
 

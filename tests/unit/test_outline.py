@@ -11,12 +11,12 @@ from pathlib import Path
 from citegraph.answers import location, shortened
 from citegraph.ingest.outline import (
     Heading,
+    SectionPaths,
     SourceText,
     compress_line_map,
     heading_at,
     line_at,
     markdown_headings,
-    section_path,
     substitute,
 )
 from citegraph.retrieval.manifest import Manifest, SourceRecord
@@ -94,8 +94,9 @@ def test_a_store_written_before_outlines_still_reads(tmp_path: Path) -> None:
 def test_section_path_names_the_headings_above_an_offset() -> None:
     headings = [Heading(0, 1, "Settings"), Heading(50, 2, "Socket Binding"), Heading(90, 3, "Hosts")]
     headings.append(Heading(120, 2, "Development"))
-    assert section_path(headings, 10) == "Settings"
-    assert section_path(headings, 100) == "Settings › Socket Binding › Hosts"
-    assert section_path(headings, 130) == "Settings › Development"
-    assert section_path(headings[1:], 10) == ""  # before the first heading
-    assert section_path((), 5) == ""
+    sections = SectionPaths.of(headings)
+    assert sections.at(10) == "Settings"
+    assert sections.at(100) == "Settings › Socket Binding › Hosts"
+    assert sections.at(130) == "Settings › Development"
+    assert SectionPaths.of(headings[1:]).at(10) == ""  # before the first heading
+    assert SectionPaths.of(()).at(5) == ""
