@@ -14,6 +14,7 @@ code or reStructuredText ("```{eval-rst}", "```{code-block}"), are left as writt
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # Roles Sphinx sets in code type ("{func}`launch`" shows as `launch`); other roles show as plain words.
@@ -98,10 +99,11 @@ def _opening_line(name: str, argument: str) -> str:
     return f"{words[:-1]}: {argument}" if argument else words
 
 
-def _render_lines(lines: list[str]) -> list[str]:
+def _render_lines(lines: list[str]) -> list[tuple[str, bool]]:
     """``lines`` with target and block attribute lines blanked, and prose directive fences and MkDocs
-    admonition lines rewritten, outside code; one output line per input line."""
-    out: list[str] = []
+    admonition lines rewritten, outside code; one output line per input line, each with whether it is
+    code (a fence line or inside a code block), which ``render_markdown`` leaves as written."""
+    out: list[tuple[str, bool]] = []
     closing: list[tuple[str, int]] = []  # open prose directives: (fence character, fence length)
     code_fence: tuple[str, int] | None = None  # the open code block's fence
     in_options = False
@@ -116,51 +118,50 @@ def _render_lines(lines: list[str]) -> list[str]:
                 and not fence["info"].strip()
             ):
                 code_fence = None
-            out.append(line)
+            out.append((line, True))
             continue
         if in_options and DIRECTIVE_OPTION.match(line):
-            out.append("")
+            out.append(("", False))
             continue
         in_options = False
         if fence:
             char, length, info = fence["fence"][0], len(fence["fence"]), fence["info"].strip()
             if not info and closing and closing[-1][0] == char and length >= closing[-1][1]:
                 closing.pop()
-                out.append("")
+                out.append(("", False))
                 continue
             directive = DIRECTIVE.match(info)
             if directive and directive["name"] in PROSE_DIRECTIVES:
                 closing.append((char, length))
-                out.append(fence["indent"] + _opening_line(directive["name"], directive["argument"].strip()))
+                opening = _opening_line(directive["name"], directive["argument"].strip())
+                out.append((fence["indent"] + opening, False))
                 in_options = True
                 continue
             if char != ":":  # a code block, or a directive whose body is code: left as written
                 code_fence = (char, length)
-                out.append(line)
+                out.append((line, True))
                 continue
         if TARGET_LINE.fullmatch(line) or BLOCK_ATTRIBUTES.fullmatch(line):
-            out.append("")
+            out.append(("", False))
             continue
         admonition = MKDOCS_ADMONITION.match(line)
         if admonition:
             title = admonition["title"]
             shown = title if title is not None else admonition["kind"].replace("-", " ").capitalize()
-            out.append(f"{admonition['indent']}{shown}:" if shown else "")
+            out.append((f"{admonition['indent']}{shown}:" if shown else "", False))
             continue
-        out.append(line)
+        out.append((line, False))
     return out
 
 
 def render_markdown(text: str) -> str:
     """``text`` with MyST roles, target and attribute lines and prose directives, and MkDocs admonitions,
     rendered as the built site shows them (see the module doc); line for line, code left as written."""
-    rendered = "\n".join(_render_lines(text.split("\n")))
-    # Roles, outside code blocks only: split on the fences _render_lines kept.
-    parts = re.split(r"(?ms)(^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\2[ \t]*$)", rendered)
-    pieces: list[str] = []
-    for i, part in enumerate(parts):
-        if i % 3 == 0:
-            pieces.append(ROLE.sub(rendered_role, part))
-        elif i % 3 == 1:
-            pieces.append(part)
-    return "".join(pieces)
+    # Roles outside code, over whole runs of lines: a role's title may run onto the next line.
+    runs = itertools.groupby(_render_lines(text.split("\n")), key=lambda line: line[1])
+    return "\n".join(
+        "\n".join(line for line, _ in run)
+        if code
+        else ROLE.sub(rendered_role, "\n".join(line for line, _ in run))
+        for code, run in runs
+    )
