@@ -33,10 +33,10 @@ from citegraph.ingest.thai import has_thai
 from citegraph.models.judge.judge import Judge, judge_at, judge_for
 from citegraph.state import RagState
 
-# Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word or
-# code (a quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies ...", "... do:
-# ```python ...``` [1] `--reload` and ...").
-_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+[A-Z`]))")
+# Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word,
+# code or an option (a quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies
+# ...", "... do: ```python ...``` [1] `--reload` and ...", "... ``` [1] -I, --no-ignore Do not ...").
+_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w)))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -169,7 +169,7 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     else:
         # Cited terminal punctuation always ends a sentence, even before a lower-case word (a quoted
         # sentence may start "chunk locations) ..."), which the splitter would take for a continuation;
-        # so does a marker before a capitalised word.
+        # so does a marker before a capitalised word, code or an option.
         spans = []
         cursor = 0
         for end in [m.end() for m in _CITED_END.finditer(normalized)] + [len(normalized)]:

@@ -161,6 +161,9 @@ def test_a_marker_before_a_capitalised_word_ends_a_quote_with_no_full_stop() -> 
     # A quoted sentence may lack its own full stop (a line of a figure, a table cell): its marker ends it.
     claims = [c for _, c, _ in split_answer("The handle is chunk 2ef0 [1] GFS stores chunks as files [2].")]
     assert claims == ["The handle is chunk 2ef0", "GFS stores chunks as files."]
+    # So does one before an option: a manual's option line quoted after a code block.
+    answer = "Use the `-I` option: ``` fd -I num_cpu ``` [1] -I, --no-ignore Do not respect ignore files [2]"
+    assert [m for _, _, m in split_answer(answer)] == [(1,), (2,)]
     # Markers inside a sentence, before a lower-case word, still belong to one claim.
     assert [m for _, _, m in split_answer("Paris [1] and London [2] are capitals.")] == [(1, 2)]
 

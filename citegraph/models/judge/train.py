@@ -41,7 +41,7 @@ class JudgeTraining:
     batch_size: int = 16
     learning_rate: float = 8e-5
     warmup: float = 0.05  # share of steps
-    layers: int = 3
+    layers: int = 6
     span_weight: float = 0.1
     mix: dict[str, float] = field(
         default_factory=lambda: {"answer": 0.45, "answerable": 0.25, "support": 0.3}
