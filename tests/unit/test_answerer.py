@@ -375,3 +375,5 @@ def test_question_words_are_not_content_terms() -> None:
     # "what" is in no passage: counted, it would weigh the most and no sentence could cover the question.
     assert lexical.question_terms("What does the --follow flag do?") == ["follow", "flag"]
     assert lexical.question_terms("How many replicas does GFS keep?") == ["replica", "gfs", "keep"]
+    # Nor is the "about" of a follow-up made standalone: the sentence on Quorra's reads need not say it.
+    assert lexical.question_terms("What about reads in Quorra?") == ["read", "quorra"]

@@ -29,12 +29,13 @@ from citegraph.retrieval.tokenizer import stem, tokenize
 ANSWER_COVERAGE = 0.425
 # Question words: they ask, they never occur in the sentence that answers ("ทีม...ที่คะแนนเท่าไร"). The
 # English ones and the auxiliaries a question opens with are not BM25 stop words, and "what" (in no
-# passage) would weigh the most of all.
+# passage) would weigh the most of all. So would "about" of a follow-up made standalone, "What about reads
+# in Quorra?", which a sentence on Quorra's reads need not say.
 QUESTION_WORDS = frozenset(
     "อะไร ใคร ที่ไหน ไหน เมื่อใด เมื่อไร เมื่อไหร่ เท่าไร เท่าไหร่ อย่างไร ยังไง ทำไม เพราะอะไร กี่ ไหม หรือไม่ "
     "บ้าง ใด อันไหน แบบไหน คนไหน ปีใด ปีไหน ประเภทใด "
     "what which who whom whose when where why how whether do does did can could would should shall may might "
-    "must has have had many much i me my you your we our".split()
+    "must has have had many much about i me my you your we our".split()
 )
 STEMMED_QUESTION_WORDS = frozenset(stem(w) for w in QUESTION_WORDS)
 # Weight of a question term found only in the sentence before the candidate (it may name the subject).
