@@ -281,6 +281,9 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert lexical.short_answer_fits("How long is an idle connection kept?", "5 seconds")
     assert lexical.short_answer_fits("Which EC2 nodes were used?", "m1.xlarge EC2 nodes")
     assert not lexical.short_answer_fits("Can I use --reload and --workers together?", "mutually exclusive")
+    # A way or a reason is the sentence, not a span of it.
+    assert not lexical.short_answer_fits("How does a Spark user ask for a checkpoint?", "API")
+    assert not lexical.short_answer_fits("Why did Tesla move to New York?", "to work for Edison")
     assert not lexical.short_answer_fits("In which release was pcre2grep's option added?", "pcre2grep")
     # A question asking for a quantity needs a number in its short answer.
     assert not lexical.short_answer_fits(
