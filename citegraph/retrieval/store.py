@@ -45,11 +45,17 @@ if TYPE_CHECKING:
 _EMBED_BATCH = 256  # chunks per embed+upsert round: big enough for full encode batches, small for progress
 
 
-# Each source's headings (``Manifest.headings``).
-Outlines = Mapping[str, tuple[Heading, ...]]
+# Each source's section paths, by source id (``section_paths``).
+Sections = Mapping[str, SectionPaths]
 
 
-def indexed_texts(chunks: Sequence[ChunkRecord], outlines: Outlines) -> list[str]:
+def section_paths(outlines: Mapping[str, Sequence[Heading]]) -> dict[str, SectionPaths]:
+    """Each source's ``SectionPaths`` from its headings (``Manifest.headings``): made once per commit,
+    then every chunk's path is a bisection."""
+    return {source_id: SectionPaths.of(headings) for source_id, headings in outlines.items()}
+
+
+def indexed_texts(chunks: Sequence[ChunkRecord], sections: Sections) -> list[str]:
     """What BM25 and the bi-encoder index for each chunk: its section path (``SectionPaths``: the
     headings above it) on a line before its text. A chunk of a manual's "BINARY FILES" section rarely says
     "binary" itself, and a question names the section ("How does pcre2grep decide that a file is
@@ -58,12 +64,9 @@ def indexed_texts(chunks: Sequence[ChunkRecord], outlines: Outlines) -> list[str
     (SciFact train nDCG@10 0.7405 -> 0.7387, SQuAD-train paragraph first 0.9535 -> 0.9492:
     benchmarks/results/section_path_training_splits_side_by_side.json). A document without headings is
     indexed as before."""
-    sections: dict[str, SectionPaths] = {}
     texts = []
     for chunk in chunks:
-        if chunk.source_id not in sections:
-            sections[chunk.source_id] = SectionPaths.of(outlines.get(chunk.source_id, ()))
-        path = sections[chunk.source_id].at(chunk.start)
+        path = sections[chunk.source_id].at(chunk.start) if chunk.source_id in sections else ""
         texts.append(f"{path}\n{chunk.text}" if path else chunk.text)
     return texts
 
@@ -203,16 +206,18 @@ class HybridStore:
         in_chroma = set(self.collection.get(include=[])["ids"])
         if extra := in_chroma - live:
             self._chroma_delete(extra)
+        # Read only if something must be indexed again: usually nothing is.
+        sections = cache(lambda: section_paths(self.manifest.headings()))
         if missing := live - in_chroma:
-            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), self.manifest.headings(), None)
+            self._embed_and_upsert(self.manifest.chunks(sorted(missing)), sections(), None)
         generation = self._committed_generation()
         try:
             Bm25Index.load(self._bm25_dir(generation))
         except (OSError, ValueError):
             chunks = self.manifest.chunks()
-            Bm25Index.build(
-                [c.chunk_id for c in chunks], indexed_texts(chunks, self.manifest.headings())
-            ).save(self._bm25_dir(generation))
+            Bm25Index.build([c.chunk_id for c in chunks], indexed_texts(chunks, sections())).save(
+                self._bm25_dir(generation)
+            )
         self._remove_old_bm25(keep=generation)
         self.manifest.set_meta("dirty", "0")
 
@@ -258,11 +263,11 @@ class HybridStore:
             self.collection.delete(ids=ids[i : i + step])
 
     def _embed_and_upsert(
-        self, chunks: Sequence[ChunkRecord], outlines: Outlines, progress: Progress | None
+        self, chunks: Sequence[ChunkRecord], sections: Sections, progress: Progress | None
     ) -> None:
         for i in range(0, len(chunks), _EMBED_BATCH):
             batch = chunks[i : i + _EMBED_BATCH]
-            vectors = self.embedder.embed_documents(indexed_texts(batch, outlines))
+            vectors = self.embedder.embed_documents(indexed_texts(batch, sections))
             metadatas: list[dict[str, Any]] = [
                 {"source_id": c.source_id, "start": c.start, "end": c.end, "ordinal": c.ordinal}
                 | ({"page": c.page} if c.page is not None else {})
@@ -302,8 +307,10 @@ class HybridStore:
             # Sorted by length, so each encode batch pads little (what SentenceTransformer.encode does
             # inside one call; we batch across calls to report progress and bound memory).
             to_embed = sorted((c for c in new_chunks if c.chunk_id not in present), key=lambda c: len(c.text))
-            outlines = self.manifest.headings() | {s.record.source_id: s.record.headings for s in add}
-            self._embed_and_upsert(to_embed, outlines, progress)
+            sections = section_paths(
+                self.manifest.headings() | {s.record.source_id: s.record.headings for s in add}
+            )
+            self._embed_and_upsert(to_embed, sections, progress)
 
             kept = [
                 c for c in self.manifest.chunks() if c.chunk_id not in old_ids and c.chunk_id not in new_ids
@@ -315,7 +322,7 @@ class HybridStore:
             final_dir = self._bm25_dir(generation)
             staging = final_dir.with_name(final_dir.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
-            Bm25Index.build([c.chunk_id for c in everything], indexed_texts(everything, outlines)).save(
+            Bm25Index.build([c.chunk_id for c in everything], indexed_texts(everything, sections)).save(
                 staging
             )
             shutil.rmtree(final_dir, ignore_errors=True)
