@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,6 +68,20 @@ def test_judge_scores_are_probabilities_and_spans_stay_in_their_sentence(tiny_ju
     assert 0.0 <= tiny_judge.answerable("Where?", sentences) <= 1.0
     assert tiny_judge.answerable("Where?", []) == 0.0
     assert tiny_judge.support(sentences, "Adler was born in New Jersey.").shape == (2,)
+
+
+def test_bfloat16_autocast_keeps_the_scores_and_returns_float32(tiny_judge: Judge) -> None:
+    full = Judge(tiny_judge.model, tiny_judge.tokenizer, bf16=False)
+    half = Judge(tiny_judge.model, tiny_judge.tokenizer, bf16=True)
+    pairs = [("Where was Adler born?", "Irene Adler was born in New Jersey."), ("Who?", "Holmes smoked.")]
+    logits32, _ = full.logits("answer", pairs)
+    logits16, spans16 = half.logits("answer", pairs)
+    assert logits16.dtype == np.float32 and spans16[0][0].dtype == torch.float32
+    assert not np.array_equal(logits32, logits16)  # bfloat16 really ran
+    assert logits16 == pytest.approx(logits32, abs=0.05)
+    assert half.support(["Adler sang in Warsaw."], "Adler sang.") == pytest.approx(
+        full.support(["Adler sang in Warsaw."], "Adler sang."), abs=0.02
+    )
 
 
 def test_a_saved_judge_reloads_with_the_same_outputs(tmp_path: Path, tiny_base: Path) -> None:
