@@ -35,32 +35,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmark
 from benchmarks.common import machine, save
 from citegraph.models.judge.data import Example, build_examples, read_folder
 from citegraph.models.judge.judge import Judge, best_span, judge_at, native_bf16
+from citegraph.models.judge.train import metrics
 
 HEADS = ("answer", "answerable", "support")
 CALL_SIZE = 8  # the answer step judges its 8 shortlisted sentences in one call (``JUDGED_SENTENCES``)
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    pos, neg = scores[labels == 1][:, None], scores[labels == 0][None, :]
-    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
-
-
-def probabilities(judge: Judge, head: str, examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list]:
-    """Logits, probabilities (stacked with closeness where the judge was calibrated so) and span outputs."""
-    pairs = [(e.text_a, e.text_b) for e in examples]
-    logits, spans = judge.logits(head, pairs)
-    closeness = None
-    if judge.stacked(head):
-        closeness = judge.closeness([e.text_a for e in examples], [e.text_b for e in examples])
+def scored(
+    judge: Judge, head: str, examples: list[Example], closeness: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """Logits, probabilities (stacked with ``closeness`` where the judge was calibrated so) and spans."""
+    logits, spans = judge.logits(head, [(e.text_a, e.text_b) for e in examples])
     return logits, judge.probability(head, logits, closeness), spans
 
 
 def compare_head(full: Judge, half: Judge, head: str, examples: list[Example]) -> dict[str, Any]:
-    """What bfloat16 changes for one head's scores and decisions."""
+    """What bfloat16 changes for one head's scores and decisions; AUC as the training log computes it
+    (``train.metrics``), so it reads beside the model card's."""
     labels = np.array([e.label for e in examples])
-    logits32, p32, spans32 = probabilities(full, head, examples)
-    logits16, p16, spans16 = probabilities(half, head, examples)
+    # The bi-encoder's closeness does not depend on the judge's precision: computed once for both.
+    closeness = None
+    if full.stacked(head):
+        closeness = full.closeness([e.text_a for e in examples], [e.text_b for e in examples])
+    logits32, p32, spans32 = scored(full, head, examples, closeness)
+    logits16, p16, spans16 = scored(half, head, examples, closeness)
     row: dict[str, Any] = {
         "examples": len(examples),
         "logit_max_abs_diff": round(float(np.abs(logits32 - logits16).max()), 4),
@@ -70,8 +68,8 @@ def compare_head(full: Judge, half: Judge, head: str, examples: list[Example]) -
             float(np.mean([full.says(head, a) == half.says(head, b) for a, b in zip(p32, p16, strict=True)])),
             4,
         ),
-        "auc_float32": round(auc(p32, labels), 4),
-        "auc_bfloat16": round(auc(p16, labels), 4),
+        "auc_float32": metrics(p32, labels)["auc"],
+        "auc_bfloat16": metrics(p16, labels)["auc"],
     }
     if head == "answer":
         same = []
