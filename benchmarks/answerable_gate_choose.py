@@ -43,6 +43,7 @@ from citegraph.eval.qa import (
     retrieved_with_and_without,
 )
 from citegraph.models.judge.data import explorer_page
+from citegraph.retrieval.query import named_terms
 from citegraph.retrieval.tokenizer import tokenize
 from citegraph.settings import Settings
 
@@ -131,7 +132,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
     return {
         "fits": lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]]),
         "top": top.text,
-        **gate_signals(lexical.named_terms(question), weights, ranked, hits),
+        **gate_signals(named_terms(question), weights, ranked, hits),
         "answerable": judge.answerable(question, [c.text for c in best], max(c.score for c in best)),
         "span": found[1] if found else 0.0,
         "rarest_missing": rarest_missing(weights, passages, max(len(store), 1)),

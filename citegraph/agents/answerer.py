@@ -42,6 +42,7 @@ from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge, judge_for
 from citegraph.models.registry import load_chat_model
 from citegraph.resources import pipeline_for
+from citegraph.retrieval.query import named_terms
 from citegraph.retrieval.store import Hit, HybridStore
 from citegraph.retrieval.tokenizer import words
 from citegraph.state import RagState, Turn
@@ -320,7 +321,7 @@ def shortlist(candidates: list[Candidate], weights: Mapping[str, float]) -> list
 
 def named_first(terms: list[str], candidates: list[Candidate]) -> list[Candidate]:
     """``candidates`` with those holding more of the question's exact names (``terms``, from
-    ``lexical.named_terms``: an option, code, a quoted phrase) first, the order kept otherwise."""
+    ``named_terms``: an option, code, a quoted phrase) first, the order kept otherwise."""
     if not terms:
         return candidates
     return sorted(candidates, key=lambda c: -lexical.named_share(terms, c.text, c.previous))
@@ -355,7 +356,7 @@ def judged(
     candidates = candidate_sentences(hits, exclude)
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
-    terms = lexical.named_terms(question)
+    terms = named_terms(question)
     weights = weighted_terms(question, store)
     candidates = named_first(terms, closest_first(question, candidates, judge))
     candidates = shortlist(candidates, weights)
@@ -383,7 +384,7 @@ def gate_signals(
     terms: list[str], weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit]
 ) -> dict[str, float]:
     """What the abstention gate weighs (``ABSTENTION_WEIGHTS``) for judged ``ranked`` candidates of
-    ``hits``; ``terms``: the question's exact names (``lexical.named_terms``), ``weights``: its
+    ``hits``; ``terms``: the question's exact names (``named_terms``), ``weights``: its
     ``weighted_terms``."""
     best = ranked[:ANSWERABLE_SENTENCES]
     closeness = max(c.score for c in ranked)

@@ -25,7 +25,7 @@ import numpy as np
 from citegraph.retrieval.fusion import Fused, Ranking, fuse_rankings
 from citegraph.retrieval.mmr import auto_k, mmr
 from citegraph.retrieval.multi_query import ExpansionConfig, Variant, VariantKind, expand_query, prf_terms
-from citegraph.retrieval.query import NormalizedQuery, normalize_query
+from citegraph.retrieval.query import NormalizedQuery, holds_name, named_terms, normalize_query
 from citegraph.settings import Settings
 
 if TYPE_CHECKING:
@@ -140,6 +140,10 @@ class RetrievalPipeline:
                     v.bm25_terms(), s.fusion_depth, s.bm25_source_weight
                 )
                 rankings.append(Ranking.of(f"{v.kind}:{v.text}/bm25", v.weight * bm25_w, ranked))
+                # BM25 reads "--follow" as "follow", which every "the following" in a manual holds too:
+                # the chunks naming the option as written are ranked again, on their own.
+                if v.kind == "original" and (named := self.named(v.text, ranked)):
+                    rankings.append(Ranking.of(f"{v.kind}:{v.text}/named", v.weight * bm25_w, named))
         dense = [v for v in variants if v.dense]
         if dense and dense_w > 0:
             if vectors is None:
@@ -149,6 +153,18 @@ class RetrievalPipeline:
             ):
                 rankings.append(Ranking.of(f"{v.kind}:{v.text}/dense", v.weight * dense_w, ranked))
         return rankings
+
+    def named(self, question: str, ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Of a BM25 ranking, the chunks holding every option ``question`` names, as written."""
+        options = [t for t in named_terms(question) if t.startswith("-")]
+        if not options:
+            return []
+        texts = {c.chunk_id: c.text for c in self.store.manifest.chunks([cid for cid, _ in ranked])}
+        return [
+            (cid, score)
+            for cid, score in ranked
+            if all(holds_name(texts.get(cid, ""), option) for option in options)
+        ]
 
     def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """Stored vectors of ``chunk_ids`` (from Chroma, cached in memory; never re-embedded)."""

@@ -137,6 +137,35 @@ class NormalizedQuery:
         return out
 
 
+# What a question names exactly: a command-line option ("--workers", "-M"), code in backticks, a quoted
+# phrase, a snake_case identifier. The bi-encoder and the judge read "--reload" as the word "reload", so a
+# sentence about reloading in general outranks "The `--reload` and `--workers` arguments are mutually
+# exclusive."; a sentence that answers about a named thing names it (or the sentence before it does).
+NAMED = re.compile(
+    r"(?<![\w-])--?[A-Za-z][\w-]*"  # an option; not the "-store" of "column-store"
+    r"|`([^`]+)`|\"([^\"]+)\"|“([^”]+)”"  # code, a quoted phrase
+    r"|\b[A-Za-z]\w*_\w+"  # an identifier: HTTP_PROXY, max_age
+)
+
+
+def named_terms(question: str) -> list[str]:
+    """The exact names ``question`` gives (``NAMED``), once each, the quotes around them and the
+    punctuation at their ends left out; lower-cased but for options, which are case-sensitive ("-H" is
+    not "-h")."""
+    found = (next((g for g in m.groups() if g), m.group()) for m in NAMED.finditer(question))
+    names = (f.strip(" .,;:!?'") for f in found)
+    return list(dict.fromkeys(n if n.startswith("-") else n.lower() for n in names if n))
+
+
+def holds_name(text: str, name: str) -> bool:
+    """Whether ``text`` holds ``name`` (one of ``named_terms``) whole: an option as written, another name
+    in any case (a quoted "it" is not found in "with", "--follow" not in "--follow-links")."""
+    return (
+        re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text if name.startswith("-") else text.lower())
+        is not None
+    )
+
+
 def normalize_query(
     text: str,
     max_chars: int,

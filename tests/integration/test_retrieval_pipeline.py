@@ -180,3 +180,38 @@ def test_thai_corpus_is_segmented_and_searchable(tmp_path: Path, embedder) -> No
             assert result.selected and result.selected[0].source.endswith(source), question
     finally:
         store.close()
+
+
+def test_a_named_option_finds_the_chunk_that_names_it(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    # BM25 stems "--follow" to "follow", which every "the following" holds: here three chunks say "the
+    # following" and "flag" more often than the one that names the option, among chunks about other things.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"flags{i}.md").write_text(
+            f"# Flags {i}\n\nThe flag takes the following values, and the following flag follows it. Pass "
+            f"the following flag {i} times.\n"
+        )
+    for topic in ("colours of the output", "the config file", "exit codes", "regex syntax", "encodings"):
+        (docs / f"{topic.split()[-1]}.md").write_text(f"# About {topic}\n\nThis page is about {topic}.\n")
+    (docs / "links.md").write_text("# Links\n\nThe `--follow` option makes the search enter symlinks.\n")
+    settings = Settings(store_dir=tmp_path / "store", chunk_size=300, chunk_overlap=60)
+    store = HybridStore(settings, embedder=embedder)
+    try:
+        ingest_paths(store, [docs], settings)
+        pipeline = RetrievalPipeline(store, settings)
+        question = "What does the --follow flag do?"
+        result = pipeline.run(question)
+        plain = store.bm25_ranking(question, 3)
+        texts = {c.chunk_id: c.text for c in store.manifest.chunks([cid for cid, _ in plain])}
+        assert not any("--follow" in texts[cid] for cid, _ in plain)  # what BM25 alone puts first
+        links = next(h.chunk_id for h in store.search_bm25("enter symlinks", 1))
+        named = [r for r in result.rankings if r.name.endswith("/named")]
+        assert [r.ids for r in named] == [(links,)]  # not the chunks that only say "the following"
+        without = {f.chunk_id: f.score for f in pipeline.fuse([r for r in result.rankings if r not in named])}
+        lifted = {f.chunk_id: f.score for f in result.fused}
+        assert lifted[links] == pytest.approx(without[links] + named[0].weight)
+        assert links in [h.chunk_id for h in result.selected]
+        assert pipeline.named("What does the --follow-links flag do?", plain) == []  # whole names only
+    finally:
+        store.close()

@@ -24,6 +24,7 @@ from citegraph.agents.answerer import (
 from citegraph.agents.verifier import split_answer
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import AnswerJudgment
+from citegraph.retrieval.query import named_terms
 from citegraph.retrieval.store import Hit
 from citegraph.retrieval.tokenizer import tokenize
 
@@ -210,15 +211,15 @@ def test_an_example_program_after_the_answer_does_not_tag_along() -> None:
 
 
 def test_the_exact_names_a_question_gives_are_found() -> None:
-    assert lexical.named_terms("Can I use --reload and --workers together?") == ["--reload", "--workers"]
-    assert lexical.named_terms('What is "System X" in the paper? Is `max_age` the -M option?') == [
+    assert named_terms("Can I use --reload and --workers together?") == ["--reload", "--workers"]
+    assert named_terms('What is "System X" in the paper? Is `max_age` the -M option?') == [
         "system x",
         "max_age",
         "-M",  # options are case-sensitive: "-M" is not "-m"
     ]
-    assert lexical.named_terms("How do I unset HTTP_PROXY?") == ["http_proxy"]
+    assert named_terms("How do I unset HTTP_PROXY?") == ["http_proxy"]
     # Hyphenated words are not options.
-    assert lexical.named_terms("How much faster was the column-store than C-Store?") == []
+    assert named_terms("How much faster was the column-store than C-Store?") == []
 
 
 def test_the_judge_also_reads_the_sentences_holding_the_rare_terms_of_the_question() -> None:
@@ -245,10 +246,10 @@ def test_a_sentence_naming_what_the_question_names_goes_first() -> None:
         "The `--reload` and `--workers` arguments are mutually exclusive."
     )
     candidates = candidate_sentences([hit(text)])
-    ordered = named_first(lexical.named_terms("Can I use --reload and --workers together?"), candidates)
+    ordered = named_first(named_terms("Can I use --reload and --workers together?"), candidates)
     assert ordered[0].text.startswith("The `--reload`")
     assert ordered[1:] == candidates[:2]  # the rest keep their order
-    assert named_first(lexical.named_terms("Can I reload with several workers?"), candidates) == candidates
+    assert named_first(named_terms("Can I reload with several workers?"), candidates) == candidates
     # A name in the sentence before counts: the option's item names it, the next sentence answers.
     assert lexical.named_share(["--workers"], "It defaults to 1.", "The `--workers` option.") == 1.0
     assert lexical.named_share(["--workers", "--reload"], "Use --workers.") == 0.5
@@ -370,7 +371,7 @@ def test_a_sentence_holding_every_name_asked_about_counts_as_close() -> None:
     far = [_judged(text, 0.6, 0.3)]
     weights = weighted_terms(question, store)
     assert gate_signals([], weights, far, [hit(text)])["closeness"] == 0.3
-    named = gate_signals(lexical.named_terms(question), weights, far, [hit(text)])
+    named = gate_signals(named_terms(question), weights, far, [hit(text)])
     assert named["closeness"] == NAMED_CLOSENESS
 
 

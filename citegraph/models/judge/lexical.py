@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from citegraph.retrieval.query import holds_name
 from citegraph.retrieval.tokenizer import stem, tokenize
 
 # A retrieved sentence holding at least this share of the question's weighted terms answers it.
@@ -168,37 +169,13 @@ def states_what_is_asked(question: str, texts: Sequence[str]) -> bool:
     return not DEFAULT.search(question) or any(DEFAULT.search(t) for t in texts)
 
 
-# What a question names exactly: a command-line option ("--workers", "-M"), code in backticks, a quoted
-# phrase, a snake_case identifier. The bi-encoder and the judge read "--reload" as the word "reload", so a
-# sentence about reloading in general outranks "The `--reload` and `--workers` arguments are mutually
-# exclusive."; a sentence that answers about a named thing names it (or the sentence before it does).
-NAMED = re.compile(
-    r"(?<![\w-])--?[A-Za-z][\w-]*"  # an option; not the "-store" of "column-store"
-    r"|`([^`]+)`|\"([^\"]+)\"|“([^”]+)”"  # code, a quoted phrase
-    r"|\b[A-Za-z]\w*_\w+"  # an identifier: HTTP_PROXY, max_age
-)
-
-
-def named_terms(question: str) -> list[str]:
-    """The exact names ``question`` gives (``NAMED``), once each, the quotes around them and the
-    punctuation at their ends left out; lower-cased but for options, which are case-sensitive ("-H" is
-    not "-h")."""
-    found = (next((g for g in m.groups() if g), m.group()) for m in NAMED.finditer(question))
-    names = (f.strip(" .,;:!?'") for f in found)
-    return list(dict.fromkeys(n if n.startswith("-") else n.lower() for n in names if n))
-
-
 def named_share(terms: Sequence[str], sentence: str, previous: str = "") -> float:
     """Share of ``terms`` (``named_terms``) found whole in ``sentence`` or the sentence before it (options
     as written, other names in any case; a quoted "it" is not found in "with"); 0 when there are none."""
     if not terms:
         return 0.0
     text = f"{previous}\n{sentence}"
-    found = (
-        re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text if t.startswith("-") else text.lower())
-        for t in terms
-    )
-    return sum(f is not None for f in found) / len(terms)
+    return sum(holds_name(text, t) for t in terms) / len(terms)
 
 
 # A question answered yes or no: it opens with an auxiliary verb ("Can I use --reload and --workers
