@@ -13,8 +13,8 @@ enough of them, the documents do not answer.
 (``benchmarks/lexical_gate_choose.py``; never on XQuAD, our evaluation set).
 
 For English questions the judge reads, the quantity match is added to its answer score
-(``answerer.ranked_score``), and a sentence holding the exact names the question gives (``named_terms``:
-an option, code, a quoted phrase) goes before one that does not.
+(``answerer.ranked_score``), and a sentence holding the exact names the question gives
+(``retrieval.query.named_terms``: an option, code, a quoted phrase) goes before one that does not.
 """
 
 from __future__ import annotations
