@@ -144,6 +144,8 @@ _ITEM_MARK = r"[ \t]*(?:[*+•‣◦-]|\d{1,2}[.)])[ \t]+"
 LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
 # A longer item is read sentence by sentence, like prose.
 MAX_ITEM_WORDS = 80
+# A list whose items are this short (bullet included) is one answer, quoted with the sentence introducing it.
+LISTED_WORDS = 12
 # A longer code block is a program or a listing, not an answer to quote whole.
 MAX_CODE_WORDS = 80
 
@@ -166,9 +168,9 @@ OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", r
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence (a
-    code block is one, if ``quotable_code``; a sentence ending in ":" only with the code block it introduces),
-    every option's line of a help listing (``OPTION_LINE``), and, whole, every short list item with a fragment
-    in it. An option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in
+    code block is one, if ``quotable_code``; a sentence ending in ":" only with the code block or the list of
+    short items, ``LISTED_WORDS``, it introduces), every option's line of a help listing (``OPTION_LINE``),
+    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in
     a fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
     own, and an item of whole sentences is not made one, because the judge scores a longer text higher whether
     or not it answers."""
@@ -197,6 +199,20 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     for (a, b), (c, d) in itertools.pairwise(sentences):
         if text[a:b].endswith(":") and text.startswith("```", c) and quotable_code(text[c:d]):
             units.append((a, d, before.get(a, "")))
+            promises.add((a, b))
+    # Likewise a sentence introducing a list of short items ("The order in which configuration values are
+    # read is:" then "* From an environment variable." ...): the list is what it promises, quoted with it.
+    # A list of longer items is a series of statements, each a candidate of its own.
+    items = [match.span() for match in LIST_ITEM.finditer(text)]
+    for a, b in sentences:
+        if not text[a:b].endswith(":"):
+            continue
+        end = b
+        for i, j in items:
+            if i >= end and not text[end:i].strip() and len(text[i:j].split()) <= LISTED_WORDS:
+                end = j
+        if end > b and len(text[a:end].split()) <= MAX_ITEM_WORDS:
+            units.append((a, end, before.get(a, "")))
             promises.add((a, b))
     units = [unit for unit in units if unit[:2] not in promises]
     # A help listing's lines are one sentence to the splitter; each option's line is a unit of its own.
@@ -461,6 +477,12 @@ def introduces(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) ->
     return start <= b or (text[a:b].endswith(":") and not text[b:start].strip())
 
 
+def span_text(sentence: str, start: int, end: int) -> str:
+    """The short answer at ``sentence[start:end]``: spacing folded, and without the bullet of a quoted
+    list's item ("* From an environment variable")."""
+    return re.sub(rf"^{_ITEM_MARK}", "", " ".join(sentence[start:end].split()))
+
+
 def on_fence_line(text: str, offset: int) -> bool:
     """Whether ``text[offset]`` sits on a code fence's line: its language ("```ini") is no short answer."""
     line = text[text.rfind("\n", 0, offset) + 1 :].lstrip()
@@ -526,7 +548,7 @@ def extractive_answer(
     )
     if best.judgment and best.judgment.span:
         a, b = best.judgment.span
-        short = " ".join(best.text[a:b].split())
+        short = span_text(best.text, a, b)
         if lexical.short_answer_fits(question, short) and not on_fence_line(best.text, a):
             answer["short_answer"] = short
     return answer

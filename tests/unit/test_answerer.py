@@ -19,6 +19,7 @@ from citegraph.agents.answerer import (
     on_fence_line,
     ranked_score,
     shortlist,
+    span_text,
     weighted_terms,
 )
 from citegraph.agents.verifier import split_answer
@@ -113,6 +114,30 @@ def test_a_list_item_with_a_fragment_is_a_candidate_whole_and_sentence_by_senten
     (whole,) = [c for c in candidate_sentences([hit(text)]) if c.text.startswith("Keep-Alive")]
     assert whole.previous == "Uvicorn provides the following timeouts:"
     assert whole.start == 100 + text.index("Keep-Alive") and whole.end == 100 + text.index("\n* Max")
+
+
+def test_a_sentence_introducing_a_list_of_short_items_goes_with_it() -> None:
+    listed = (
+        "* From an environment variable.\n* From the `.env` file.\n* The default value given in `config`."
+    )
+    intro = "The order in which configuration values are read is:"
+    text = f"{intro}\n\n{listed}\n\nIf none match, it raises an error."
+    found = [c.text for c in candidate_sentences([hit(text)])]
+    # The introduction alone only promises the answer: it is quoted with the list, never alone.
+    assert found == [
+        f"{intro}\n\n{listed}",
+        "From an environment variable.",
+        "From the `.env` file.",
+        "The default value given in `config`.",
+        "If none match, it raises an error.",
+    ]
+    assert span_text(found[0], found[0].index("* From"), found[0].index(".\n* From")) == (
+        "From an environment variable"
+    )
+    assert span_text("Set nargs to\n -1 here.", 13, 16) == "-1"  # a minus sign is no bullet
+    quote = cited_quote(found[0], 1)
+    claims = [claim for _, claim, _ in split_answer(quote)]
+    assert claims[0].startswith("The order in which") and "From an environment variable" in claims[0]
 
 
 def test_a_list_item_of_whole_sentences_stays_sentences() -> None:
