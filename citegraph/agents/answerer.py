@@ -170,10 +170,10 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence (a
     code block is one, if ``quotable_code``; a sentence ending in ":" only with the code block or the list of
     short items, ``LISTED_WORDS``, it introduces), every option's line of a help listing (``OPTION_LINE``),
-    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in
-    a fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
-    own, and an item of whole sentences is not made one, because the judge scores a longer text higher whether
-    or not it answers."""
+    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to 5
+    seconds. Between requests, ...") holds its answer in a fragment that means nothing without the rest of
+    the item. The item's sentences stay candidates on their own, and an item of whole sentences is not made
+    one, because the judge scores a longer text higher whether or not it answers."""
     sentences = sentence_spans(text)
     before = {a: text[c:d] for (a, _), (c, d) in zip(sentences[1:], sentences, strict=False)}
     units = [(a, b, before.get(a, "")) for a, b in sentences]
@@ -444,6 +444,31 @@ def introduction_start(text: str, start: int) -> int:
     return start
 
 
+# A sentence opening with a pronoun or "this"/"that" standing for what the sentence before it named ("This
+# can be used to open the default application associated with a URL", after "Click supports launching
+# applications through `launch`.").
+LEANS_BACK = re.compile(r"(?:It|Its|This|That|These|Those|They|Their|Such)\b")
+
+
+def referent_start(text: str, start: int) -> int:
+    """Where the sentence before the one at ``text[start:]`` begins when that one leans back on it
+    (``LEANS_BACK``) and both are in one paragraph, else ``start``: quoted alone, "This can be used to ..."
+    does not say what "this" is."""
+    if not LEANS_BACK.match(text, start):
+        return start
+    # From the end of a code block before it, if near: a window opening inside one misreads its fences.
+    fence = text.rfind("```", 0, start)
+    window = max(0, start - 400, fence + 3 if fence >= 0 else 0)
+    spans = sentence_spans(text, window, start)
+    if not spans or (len(spans) == 1 and window == start - 400 > 0):  # its first sentence may be cut
+        return start
+    a, b = spans[-1]
+    whole = text[a:b]
+    if "\n\n" in text[a:start] or "```" in whole or not _is_answer_shaped(whole):
+        return start
+    return a
+
+
 def adjoins(candidate: Candidate, best: Candidate) -> bool:
     """Whether ``candidate`` is the sentence right before or after ``best``; a code block after it does
     not count: "Uses a 307 status code by default." needs no example program after it."""
@@ -530,7 +555,9 @@ def extractive_answer(
             source_texts[hit.source_id] = record.text if record else hit.text
         text = source_texts[hit.source_id]
         start = (
-            introduction_start(text, candidate.start) if candidate.text.startswith("```") else candidate.start
+            introduction_start(text, candidate.start)
+            if candidate.text.startswith("```")
+            else referent_start(text, candidate.start)
         )
         if quoted and introduces(text, quoted[-1], hit, start):
             # One quote: "... you could use this command:" and the command after it read as one claim.

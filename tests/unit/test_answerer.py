@@ -18,6 +18,7 @@ from citegraph.agents.answerer import (
     named_first,
     on_fence_line,
     ranked_score,
+    referent_start,
     shortlist,
     span_text,
     weighted_terms,
@@ -138,6 +139,20 @@ def test_a_sentence_introducing_a_list_of_short_items_goes_with_it() -> None:
     quote = cited_quote(found[0], 1)
     claims = [claim for _, claim, _ in split_answer(quote)]
     assert claims[0].startswith("The order in which") and "From an environment variable" in claims[0]
+
+
+def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it() -> None:
+    named = "Click supports launching applications through `launch`."
+    leaning = "This can be used to open the default application associated with a URL."
+    text = f"```python\nclick.edit('a')\n```\n\n## Launching\n\n{named} {leaning}"
+    assert text[referent_start(text, text.index(leaning)) :] == f"{named} {leaning}"
+    # Not for a sentence that names its subject, nor across a paragraph break, nor onto a heading.
+    plain = "The launch function opens the default application."
+    assert referent_start(f"{named} {plain}", len(named) + 1) == len(named) + 1
+    apart = f"{named}\n\n{leaning}"
+    assert referent_start(apart, apart.index(leaning)) == apart.index(leaning)
+    headed = f"## Launching applications\n\n{leaning}"
+    assert referent_start(headed, headed.index(leaning)) == headed.index(leaning)
 
 
 def test_a_list_item_of_whole_sentences_stays_sentences() -> None:
