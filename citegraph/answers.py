@@ -32,6 +32,15 @@ HEADING_CHARS = 60
 
 # A citation marker with the space in front of it, so removing markers leaves clean text.
 MARKER = re.compile(r"\s*\[(\d+)\]")
+# An item of a bulleted list ("* From the `.env` file."): in an answer it starts a line, so the list reads
+# as one (a chat window keeps the answer's line breaks).
+BULLETED = re.compile(r"[ \t]*[*+•‣◦-][ \t]+\S")
+
+
+def joined(sentences: list[str]) -> str:
+    """An answer's sentences in one text: a bulleted item (``BULLETED``) on a line of its own, any other
+    sentence after a space."""
+    return "".join(("\n" if BULLETED.match(s) else " ") * (i > 0) + s for i, s in enumerate(sentences))
 
 
 class Citation(TypedDict):

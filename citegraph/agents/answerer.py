@@ -24,12 +24,14 @@ from langgraph.runtime import Runtime
 
 from citegraph.agents.prompts import Source, answer_messages
 from citegraph.answers import (
+    BULLETED,
     MARKER,
     Answer,
     Citation,
     abstention,
     cite,
     is_fragment,
+    joined,
     markers,
     renumbered,
     says_documents_do_not_answer,
@@ -419,13 +421,23 @@ def answers_at_all(signals: dict[str, float]) -> bool:
     return ABSTENTION_BIAS + sum(w * signals[name] for name, w in ABSTENTION_WEIGHTS.items()) >= 0
 
 
+# A line break before a bulleted list's item ("\n* From the `.env` file."): kept in a quote, so the list
+# reads as one. Not before a numbered one: in a PDF's text a wrapped line may open with "3. ".
+BULLET_BREAK = re.compile(rf"\n(?={BULLETED.pattern})")
+
+
 def folded(text: str) -> str:
-    """``text`` on one line with single spaces, but for its code blocks, kept line for line."""
+    """``text`` with single spaces, on one line but for its code blocks, kept line for line, and its bulleted
+    items, each on a line of its own (``BULLET_BREAK``)."""
+
+    def prose(part: str) -> str:
+        return "\n".join(" ".join(line.split()) for line in BULLET_BREAK.split(part) if line.strip())
+
     parts, cursor = [], 0
     for a, b in fenced_spans(text):
-        parts += [" ".join(text[cursor:a].split()), text[a:b].strip()]
+        parts += [prose(text[cursor:a]), text[a:b].strip()]
         cursor = b
-    parts.append(" ".join(text[cursor:].split()))
+    parts.append(prose(text[cursor:]))
     return " ".join(part for part in parts if part)
 
 
@@ -480,15 +492,15 @@ def cited_quote(quote: str, n: int) -> str:
     """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
     takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
     last fragment with the sentence before it). The quote's own bracketed references ("GFS [8] stores ...")
-    are dropped: they would read as our markers. Spacing is folded, except in a code block, whose lines
-    are kept."""
+    are dropped: they would read as our markers. Spacing is ``folded``: a code block's lines and a bulleted
+    list's items keep their line breaks."""
     text = folded(strip_markers(quote))
     parts = [text[a:b] for a, b in sentence_spans(text)] or [text]
     marked = [not is_fragment(part) for part in parts]
     if len(parts) > 1 and not marked[-1]:
         marked[-2] = False
     marked[-1] = True
-    return " ".join(f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True))
+    return joined([f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True)])
 
 
 def introduces(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) -> bool:

@@ -26,7 +26,15 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from citegraph.answers import UNVERIFIED_TEXTS, Answer, abstention, is_fragment, markers, strip_markers
+from citegraph.answers import (
+    UNVERIFIED_TEXTS,
+    Answer,
+    abstention,
+    is_fragment,
+    joined,
+    markers,
+    strip_markers,
+)
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import sentence_spans
 from citegraph.ingest.thai import has_thai
@@ -124,7 +132,7 @@ class Verification:
     @property
     def supported_text(self) -> str:
         """The answer with the unsupported sentences removed."""
-        return " ".join(c.text for c in self.checks if c.supported)
+        return joined([c.text for c in self.checks if c.supported])
 
     def feedback(self) -> str:
         """What to fix, for an LLM asked to rewrite its answer."""

@@ -136,9 +136,14 @@ def test_a_sentence_introducing_a_list_of_short_items_goes_with_it() -> None:
         "From an environment variable"
     )
     assert span_text("Set nargs to\n -1 here.", 13, 16) == "-1"  # a minus sign is no bullet
+    # Quoted, the list keeps its lines (a chat window shows it as a list), one claim per item.
     quote = cited_quote(found[0], 1)
+    assert quote == (
+        f"{intro} [1]\n* From an environment variable. [1]\n* From the `.env` file. [1]\n"
+        "* The default value given in `config`. [1]"
+    )
     claims = [claim for _, claim, _ in split_answer(quote)]
-    assert claims[0].startswith("The order in which") and "From an environment variable" in claims[0]
+    assert claims == [intro, *(line.removesuffix(" [1]") for line in quote.splitlines()[1:])]
 
 
 def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it() -> None:

@@ -109,6 +109,18 @@ def test_a_verbatim_quote_needs_no_judge(strict: Verifier) -> None:
     assert SOURCES[n][start:end].lower().startswith("the storm of 1923 sank nine ships")
 
 
+def test_a_quoted_list_keeps_its_lines_through_verification(strict: Verifier) -> None:
+    source = "Values are read in this order:\n\n* From an environment variable.\n* From the `.env` file."
+    answer = (
+        "Values are read in this order: [1]\n* From an environment variable. [1]\n* From the `.env` file. [1]"
+    )
+    result = strict.verify(answer, {1: source})
+    assert result.verified and len(result.checks) == 3
+    assert result.supported_text == (
+        "Values are read in this order: [1]\n* From an environment variable [1].\n* From the `.env` file [1]."
+    )
+
+
 def test_unsupported_sentences_are_dropped_from_the_supported_text(lenient: Verifier) -> None:
     answer = (
         "Irene Adler is an opera singer [1]. Watson is an opera singer [1]. "
