@@ -204,16 +204,20 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
             promises.add((a, b))
     # Likewise a sentence introducing a list of short items ("The order in which configuration values are
     # read is:" then "* From an environment variable." ...): the list is what it promises, quoted with it.
-    # A list of longer items is a series of statements, each a candidate of its own.
+    # A list with a longer item is a series of statements, each a candidate of its own: never a part of it.
     items = [match.span() for match in LIST_ITEM.finditer(text)]
     for a, b in sentences:
         if not text[a:b].endswith(":"):
             continue
-        end = b
+        end, short = b, True
         for i, j in items:
-            if i >= end and not text[end:i].strip() and len(text[i:j].split()) <= LISTED_WORDS:
-                end = j
-        if end > b and len(text[a:end].split()) <= MAX_ITEM_WORDS:
+            if i < end:
+                continue
+            if text[end:i].strip():
+                break
+            short = short and len(text[i:j].split()) <= LISTED_WORDS
+            end = j
+        if end > b and short and len(text[a:end].split()) <= MAX_ITEM_WORDS:
             units.append((a, end, before.get(a, "")))
             promises.add((a, b))
     units = [unit for unit in units if unit[:2] not in promises]

@@ -137,6 +137,11 @@ def test_a_sentence_introducing_a_list_of_short_items_goes_with_it() -> None:
     )
     assert span_text("Set nargs to\n -1 here.", 13, 16) == "-1"  # a minus sign is no bullet
     # Quoted, the list keeps its lines (a chat window shows it as a list), one claim per item.
+    # Nor a part of a list with a longer item.
+    long_item = "* A longer item that goes on to say a good deal more than a short item ever would."
+    mixed = f"{intro}\n\n* From an environment variable.\n{long_item}\n* From the `.env` file."
+    texts = [c.text for c in candidate_sentences([hit(mixed)])]
+    assert intro in texts and not any(t.startswith(f"{intro}\n") for t in texts)
     quote = cited_quote(found[0], 1)
     assert quote == (
         f"{intro} [1]\n* From an environment variable. [1]\n* From the `.env` file. [1]\n"
