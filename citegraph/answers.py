@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
+from citegraph.ingest.chunking import BULLET
 from citegraph.ingest.outline import SourceText, heading_at, line_at
 from citegraph.retrieval.query import detect_language
 from citegraph.retrieval.tokenizer import words
@@ -34,7 +35,7 @@ HEADING_CHARS = 60
 MARKER = re.compile(r"\s*\[(\d+)\]")
 # An item of a bulleted list ("* From the `.env` file."): in an answer it starts a line, so the list reads
 # as one (a chat window keeps the answer's line breaks).
-BULLETED = re.compile(r"[ \t]*[*+•‣◦-][ \t]+\S")
+BULLETED = re.compile(rf"[ \t]*{BULLET}[ \t]+\S")
 
 
 def joined(sentences: list[str]) -> str:

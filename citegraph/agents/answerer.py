@@ -38,7 +38,7 @@ from citegraph.answers import (
     strip_markers,
 )
 from citegraph.context import RagContext
-from citegraph.ingest.chunking import fenced_spans, sentence_spans
+from citegraph.ingest.chunking import BULLET, fenced_spans, sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge, judge_for
@@ -142,7 +142,7 @@ def _without_heading(sentence: str) -> int:
 
 # A list item of a manual or a Markdown page: a bullet or a number opening a line, then every line up to a
 # blank line, the next item or a heading.
-_ITEM_MARK = r"[ \t]*(?:[*+•‣◦-]|\d{1,2}[.)])[ \t]+"
+_ITEM_MARK = rf"[ \t]*(?:{BULLET}|\d{{1,2}}[.)])[ \t]+"
 LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
 # A longer item is read sentence by sentence, like prose.
 MAX_ITEM_WORDS = 80

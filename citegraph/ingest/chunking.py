@@ -36,7 +36,8 @@ _FENCE = re.compile(r"```")
 # ("1. First, explicit targets are searched, if not found" / "2. Then, ..."). A numbered one only in a
 # paragraph with two or more: a PDF line may open with the end of a sentence ("... by a factor of" /
 # "2. The next ...").
-_ITEM_START = re.compile(r"^[ \t]*(?:(?P<bullet>[*+•‣◦-])|\d{1,2}[.)])[ \t]+(?=\S)", re.M)
+BULLET = r"[*+•‣◦-]"  # a bulleted list item's mark, for every reader of lists
+_ITEM_START = re.compile(rf"^[ \t]*(?:(?P<bullet>{BULLET})|\d{{1,2}}[.)])[ \t]+(?=\S)", re.M)
 
 
 @dataclass(frozen=True)
