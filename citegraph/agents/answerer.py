@@ -445,18 +445,26 @@ def folded(text: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+def sentence_before(text: str, start: int) -> tuple[int, int] | None:
+    """The span of the whole sentence before ``text[start:]``, looking back at most 400 characters and not
+    into a code block; ``None`` when there is none or it may be cut."""
+    # From the end of the code block before it, if it is near: a window starting inside that block would
+    # pair its closing fence with the next opening one.
+    fence = text.rfind("```", 0, start)
+    window = max(0, start - 400, fence + 3 if fence >= 0 else 0)
+    spans = sentence_spans(text, window, start)
+    if not spans or (len(spans) == 1 and window == start - 400 > 0):  # its first sentence may be cut
+        return None
+    return spans[-1]
+
+
 def introduction_start(text: str, start: int) -> int:
     """Where the sentence introducing the code block at ``text[start:]`` begins ("To disable this, use the
     `-H` option:" right before it), else ``start``: a code block is quoted with its introduction, which the
     judge often ranks below the bare block, or which the chunk holding the block may have left out."""
-    # From the end of the code block before it, if it is near: a window starting inside that block would
-    # pair its closing fence with the next opening one.
-    window = max(0, start - 400, text.rfind("```", 0, start) + 3)
-    spans = sentence_spans(text, window, start)
-    if spans and (spans[-1][0] > window or window == 0):
-        a, b = spans[-1]
-        if text[a:b].endswith(":") and not text[b:start].strip():
-            return a
+    span = sentence_before(text, start)
+    if span and text[slice(*span)].endswith(":") and not text[span[1] : start].strip():
+        return span[0]
     return start
 
 
@@ -470,19 +478,10 @@ def referent_start(text: str, start: int) -> int:
     """Where the sentence before the one at ``text[start:]`` begins when that one leans back on it
     (``LEANS_BACK``) and both are in one paragraph, else ``start``: quoted alone, "This can be used to ..."
     does not say what "this" is."""
-    if not LEANS_BACK.match(text, start):
+    span = sentence_before(text, start) if LEANS_BACK.match(text, start) else None
+    if span is None or "\n\n" in text[span[0] : start] or "```" in text[slice(*span)]:
         return start
-    # From the end of a code block before it, if near: a window opening inside one misreads its fences.
-    fence = text.rfind("```", 0, start)
-    window = max(0, start - 400, fence + 3 if fence >= 0 else 0)
-    spans = sentence_spans(text, window, start)
-    if not spans or (len(spans) == 1 and window == start - 400 > 0):  # its first sentence may be cut
-        return start
-    a, b = spans[-1]
-    whole = text[a:b]
-    if "\n\n" in text[a:start] or "```" in whole or not _is_answer_shaped(whole):
-        return start
-    return a
+    return span[0] if _is_answer_shaped(text[slice(*span)]) else start
 
 
 def adjoins(candidate: Candidate, best: Candidate) -> bool:

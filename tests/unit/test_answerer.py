@@ -240,6 +240,9 @@ def test_a_code_block_is_quoted_with_the_sentence_introducing_it() -> None:
     text = "By default, hidden files are skipped. To search them, use the `-H` option:\n```bash\nfd -H x\n```"
     block = text.index("```")
     assert text[introduction_start(text, block) :].startswith("To search them, use the `-H` option:")
+    # A document's first sentence is quoted whole (the look-back once began two characters in).
+    first = "To send files, write:\n\n```python\nx = 1\n```"
+    assert introduction_start(first, first.index("```")) == 0
     # No introduction: a sentence not ending in ":", or text between it and the block.
     plain = "Hidden files are skipped.\n```bash\nfd -H x\n```"
     assert introduction_start(plain, plain.index("```")) == plain.index("```")
