@@ -287,3 +287,17 @@ def test_a_symlink_loop_is_named_as_one(tmp_path: Path) -> None:
     loop.symlink_to(loop)
     with pytest.raises(IngestError, match="symbolic link loop"):
         load(loop)
+
+
+def test_markdown_page_opening_with_prose_is_titled_by_its_file(tmp_path: Path) -> None:
+    # The first line runs on into the next one: a sentence cut at a comma is no title, and the first
+    # section's heading would title only that section.
+    path = tmp_path / "config.md"
+    path.write_text(
+        "Starlette separates configuration from code,\nfollowing the twelve-factor pattern.\n\n"
+        "## Secrets\nSecrets are hidden.\n",
+        encoding="utf-8",
+    )
+    assert load(path).title == "config"
+    path.write_text("Owl notes\n\n## Feeding\nOwls swallow mice whole.\n", encoding="utf-8")
+    assert load(path).title == "Owl notes"
