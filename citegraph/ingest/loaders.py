@@ -189,15 +189,16 @@ def _first_line_title(text: str, fallback: str) -> str:
 def _markdown_title(text: str, headings: list[Heading], fallback: str) -> str:
     """The first top-level heading; else the first line, unless it is markup or front matter; else the
     first heading of any level; else ``fallback``. A page opening with prose ("Starlette encourages a strict
-    separation of configuration from code,\nfollowing ...") has no title line: ``fallback``, not a later
-    section's heading."""
+    separation of configuration from code,\nfollowing ...", "Starlette includes a `Request` class.") has no
+    title line: ``fallback``, not its first sentence nor a later section's heading."""
     top = [h.title for h in headings if h.level == 1]
     if top:
         return top[0]
     first = _first_line_title(text, "")
     if first and not first.startswith(("<", "---", "```", "~~~")):
         lines = text.strip().splitlines()
-        return first if len(lines) < 2 or not lines[1].strip() else fallback
+        prose = lines[0].rstrip().endswith((".", ":", ",", ";")) or (len(lines) > 1 and lines[1].strip())
+        return fallback if prose else first
     return headings[0].title if headings else fallback
 
 

@@ -299,5 +299,7 @@ def test_markdown_page_opening_with_prose_is_titled_by_its_file(tmp_path: Path) 
         encoding="utf-8",
     )
     assert load(path).title == "config"
+    path.write_text("Owls hunt at night.\n\n## Feeding\nOwls swallow mice whole.\n", encoding="utf-8")
+    assert load(path).title == "config"
     path.write_text("Owl notes\n\n## Feeding\nOwls swallow mice whole.\n", encoding="utf-8")
     assert load(path).title == "Owl notes"
