@@ -179,14 +179,14 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     sentences = sentence_spans(text)
     before = {a: text[c:d] for (a, _), (c, d) in zip(sentences[1:], sentences, strict=False)}
     units = [(a, b, before.get(a, "")) for a, b in sentences]
-    for match in LIST_ITEM.finditer(text):
-        i, j = match.span()
+    items = [match.span() for match in LIST_ITEM.finditer(text)]
+    for i, j in items:
         inside = [(a, b) for a, b in sentences if i <= a < j]
         fragment = any(
             len(text[a:b].split()) <= FRAGMENT_WORDS and not re.fullmatch(_ITEM_MARK, text[a:b] + " ")
             for a, b in inside
         )
-        if len(inside) > 1 and fragment and len(match.group().split()) <= MAX_ITEM_WORDS:
+        if len(inside) > 1 and fragment and len(text[i:j].split()) <= MAX_ITEM_WORDS:
             a = inside[0][0]
             units.append((a, max(b for _, b in inside), before.get(a, "")))
     # A code block is a unit when it is short enough to quote (a whole program or help listing is not; the
@@ -205,7 +205,6 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     # Likewise a sentence introducing a list of short items ("The order in which configuration values are
     # read is:" then "* From an environment variable." ...): the list is what it promises, quoted with it.
     # A list with a longer item is a series of statements, each a candidate of its own: never a part of it.
-    items = [match.span() for match in LIST_ITEM.finditer(text)]
     for a, b in sentences:
         if not text[a:b].endswith(":"):
             continue
