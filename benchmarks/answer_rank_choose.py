@@ -4,7 +4,9 @@ right on development sets of real-document questions.
 ``QUANTITY_WEIGHT`` (what a stated quantity adds to the judge's answer score when the question asks for one)
 was chosen on ``benchmarks/data/real_docs_dev``; ``COVERAGE_PLACES`` (how many of the judged sentences are
 those holding most of the question's weighted terms) on ``real_docs_dev``, ``real_docs_cli`` and
-``real_docs_code`` together. Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
+``real_docs_code`` together; ``RUNNER_UP_SHARE`` (the share of the best sentence's answer score at which
+the runner-up is quoted too) on those and ``real_docs_click``, ties going to the shorter answers (each
+value's ``mean_words``). Never choose on ``benchmarks/data/real_docs``: that one is scored once with the
 chosen values by ``benchmarks/real_docs.py``. Retrieval is run once per question and the judge's scores are
 cached, then every value re-runs ``answerer.extractive_answer`` on the same hits. (At commit cf80022 this
 script also tried a term-coverage weight and a least score to answer:
@@ -110,12 +112,18 @@ def main() -> None:
                 "right_answerable": sum(answerable),
                 "right_unanswerable": sum(right) - sum(answerable),
                 "abstained": sum(a["abstained"] for a in answers),
+                # How long the answers read: a setting that quotes more sentences pays here.
+                "mean_words": round(
+                    sum(len(a["answer"].split()) for a in answers if not a["abstained"])
+                    / max(sum(not a["abstained"] for a in answers), 1),
+                    1,
+                ),
                 "right_by_set": by_set,
             }
 
         grid = [score(value) for value in values]
-    # Ties go to the smaller value: the least change from the judge alone.
-    best = max(grid, key=lambda g: (g["right"], -g[args.setting]))
+    # Ties go to the shorter answers, then to the smaller value: the least change from the judge alone.
+    best = max(grid, key=lambda g: (g["right"], -g["mean_words"], -g[args.setting]))
     save(
         {"questions": len(asked), "setting": args.setting, "shipped": shipped, "chosen": best, "grid": grid}
         | {"machine": machine()},

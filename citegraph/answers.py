@@ -36,12 +36,17 @@ MARKER = re.compile(r"\s*\[(\d+)\]")
 # An item of a bulleted list ("* From the `.env` file."): in an answer it starts a line, so the list reads
 # as one (a chat window keeps the answer's line breaks).
 BULLETED = re.compile(rf"[ \t]*{BULLET}[ \t]+\S")
+# Likewise an item of a numbered list ("2. Framework-specific configuration.").
+NUMBERED = re.compile(r"[ \t]*\d{1,2}[.)][ \t]+\S")
 
 
 def joined(sentences: list[str]) -> str:
-    """An answer's sentences in one text: a bulleted item (``BULLETED``) on a line of its own, any other
-    sentence after a space."""
-    return "".join(("\n" if BULLETED.match(s) else " ") * (i > 0) + s for i, s in enumerate(sentences))
+    """An answer's sentences in one text: a list's item (``BULLETED``, ``NUMBERED``) on a line of its own,
+    any other sentence after a space."""
+    return "".join(
+        ("\n" if BULLETED.match(s) or NUMBERED.match(s) else " ") * (i > 0) + s
+        for i, s in enumerate(sentences)
+    )
 
 
 class Citation(TypedDict):

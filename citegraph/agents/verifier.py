@@ -42,9 +42,14 @@ from citegraph.models.judge.judge import Judge, judge_at, judge_for
 from citegraph.state import RagState
 
 # Where a cited sentence ends: markers then terminal punctuation, or markers then a capitalised word,
-# code or an option (a quoted sentence with no full stop of its own, "... chunk 2ef0 [1] GFS identifies
-# ...", "... do: ```python ...``` [1] `--reload` and ...", "... ``` [1] -I, --no-ignore Do not ...").
-_CITED_END = re.compile(r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w)))")
+# code, an option or a numbered list's item (a quoted sentence with no full stop of its own, "... chunk
+# 2ef0 [1] GFS identifies ...", "... do: ```python ...``` [1] `--reload` and ...", "... ``` [1] -I,
+# --no-ignore Do not ...", "... in increasing order of priority: [1]\n1. Environment variables ..."), or
+# a marker right after a code block's closing fence, whatever follows ("``` [1] b'HIT') ...": no sentence
+# goes on past its code block).
+_CITED_END = re.compile(
+    r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w|\d{1,2}[.)]\s)))|(?:(?<=```)|(?<=```\s))\[\d+\]"
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from citegraph.agents.answerer import (
     COVERAGE_PLACES,
     JUDGED_SENTENCES,
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
+    RUNNER_UP_SHARE,
     Candidate,
     adjoins,
     answers_at_all,
     candidate_sentences,
     cited_quote,
     gate_signals,
+    goes_along,
     introduces,
     introduction_start,
     named_first,
     on_fence_line,
+    opens_inside_code,
     ranked_score,
     referent_start,
     shortlist,
@@ -151,6 +156,25 @@ def test_a_sentence_introducing_a_list_of_short_items_goes_with_it() -> None:
     assert claims == [intro, *(line.removesuffix(" [1]") for line in quote.splitlines()[1:])]
 
 
+def test_a_quoted_numbered_list_keeps_its_lines_and_its_numbers_with_their_items() -> None:
+    intro = "Gunicorn reads configuration from three places, in increasing order of priority:"
+    text = (
+        f"{intro}\n\n1. Environment variables.\n2. A Python configuration file.\n3. Command-line arguments."
+    )
+    (listed, *_) = [c.text for c in candidate_sentences([hit(text)])]
+    quote = cited_quote(listed, 1)
+    # Not "priority: 1 [1]. Environment variables [1]. 2. A Python ...": an item a line, a claim an item.
+    assert quote == (
+        f"{intro} [1]\n1. Environment variables. [1]\n2. A Python configuration file. [1]\n"
+        "3. Command-line arguments. [1]"
+    )
+    claims = [claim for _, claim, _ in split_answer(quote)]
+    assert claims == [intro, *(line.removesuffix(" [1]") for line in quote.splitlines()[1:])]
+    # In a PDF's text a line wrapped mid-sentence may open with a number: it stays on the line before.
+    wrapped = "GFS reclaims storage as described in Section\n3. The master then deletes it."
+    assert "\n" not in cited_quote(wrapped, 1)
+
+
 def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it() -> None:
     named = "Click supports launching applications through `launch`."
     leaning = "This can be used to open the default application associated with a URL."
@@ -261,6 +285,52 @@ def test_an_example_program_after_the_answer_does_not_tag_along() -> None:
     after = Candidate(hit("x"), 11, 40, "It is cached.", best.text)
     assert not adjoins(code, best)
     assert adjoins(after, best) and adjoins(best, after)
+
+
+def test_a_runner_up_scored_nearly_as_high_as_the_best_goes_along() -> None:
+    def never(score: float) -> bool:
+        return False
+
+    def scored(text: str, score: float, start: int) -> Candidate:
+        candidate = Candidate(hit("x"), start, start + len(text), text, "")
+        candidate.judgment = AnswerJudgment(score)
+        return candidate
+
+    best = scored("The user can count the errors with errors.count().", 0.25, 0)
+    close = scored("The user calls errors.persist() to keep the RDD in memory.", 0.25 * RUNNER_UP_SHARE, 500)
+    far = scored("Spark runs on Mesos.", 0.25 * RUNNER_UP_SHARE - 0.01, 900)
+    assert goes_along(close, best, never) and not goes_along(far, best, never)
+    # On encyclopedic text the best one stands out and is quoted alone, unless the judge says the other
+    # answers too.
+    standout = scored("The bridge opened in 1955.", 0.9, 0)
+    assert not goes_along(close, standout, never)
+    assert goes_along(close, standout, lambda score: score >= 0.1)
+
+
+def test_a_chunk_opening_inside_a_code_block_cut_between_chunks_reads_it_as_code() -> None:
+    log = "\n".join(f"DEBUG [17:27:{n:02}] httpcore - step {n}" for n in range(30))
+    listing = "  -d, --max-depth <depth>   Set maximum search depth (default: none)"
+    source = (
+        "To see it, run:\n\n```python\nhttpx.get(url)\n```\n\n"
+        f"It prints:\n\n```\n{log}\n{listing}\n```\n\nEach line names its logger.\n\n```\nx = 1\n```"
+    )
+
+    class Sources:
+        def source(self, source_id: str) -> SimpleNamespace:
+            return SimpleNamespace(text=source)
+
+    def chunk(start: int, end: int) -> Hit:
+        return Hit(f"c{start}", source[start:end], "s1", "logging.md", "Logging", start, end, None, 1.0)
+
+    inside = chunk(source.index("DEBUG [17:27:20]"), len(source))
+    assert opens_inside_code(inside, Sources())  # type: ignore[arg-type]
+    assert not opens_inside_code(chunk(0, len(source)), Sources())  # type: ignore[arg-type]
+    assert not opens_inside_code(chunk(source.index("Each"), len(source)), Sources())  # type: ignore[arg-type]
+    # The rest of the block is code, its option lines aside; after its closing fence, prose is prose.
+    found = [c.text for c in candidate_sentences([inside], in_code=frozenset({inside.chunk_id}))]
+    assert found == [listing.strip(), "Each line names its logger.", "```\nx = 1\n```"]
+    # Read alone, the closing fence would pair with the next opening one: log lines read as a sentence.
+    assert any(text.startswith("DEBUG") for text in [c.text for c in candidate_sentences([inside])])
 
 
 def test_the_exact_names_a_question_gives_are_found() -> None:

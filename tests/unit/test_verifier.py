@@ -176,6 +176,9 @@ def test_a_marker_before_a_capitalised_word_ends_a_quote_with_no_full_stop() -> 
     # So does one before an option: a manual's option line quoted after a code block.
     answer = "Use the `-I` option: ``` fd -I num_cpu ``` [1] -I, --no-ignore Do not respect ignore files [2]"
     assert [m for _, _, m in split_answer(answer)] == [(1,), (2,)]
+    # So does one right after a code block, whatever follows it.
+    answer = "```python\nhttpx.get(url)\n``` [1] b'HIT'), (b'Content-Length', b'648')]) INFO httpx [2]"
+    assert [m for _, _, m in split_answer(answer)] == [(1,), (2,)]
     # Markers inside a sentence, before a lower-case word, still belong to one claim.
     assert [m for _, _, m in split_answer("Paris [1] and London [2] are capitals.")] == [(1, 2)]
 
