@@ -3,9 +3,11 @@
 Sphinx projects written in MyST Markdown (Click, Flask, Jupyter, ...) cross-reference with roles
 ("{func}`launch`", "{ref}`options <options>`"), label sections with target lines ("(options)="), and put
 notes and version remarks in directive fences ("```{deprecated} 8.5.0" ... "```"); MkDocs sites open
-notes with "!!! note". Left raw, an answer quotes "{ref}`options <options>`", the version remark reads as
-a code block, and the role names ("func", "meth") weigh in every search. Rendered as the built site shows
-them, a quote reads "options", and "Deprecated since version 8.5.0: ...".
+notes with "!!! note" and tabs with '=== "Sync"'. Left raw, an answer quotes "{ref}`options <options>`",
+the version remark reads as a code block, and the role names ("func", "meth") weigh in every search.
+Rendered as the built site shows them, a quote reads "options", and "Deprecated since version 8.5.0: ...".
+HTML entities outside code show as their characters ("`TTIN` &mdash; increase" as "`TTIN` — increase"),
+and a line holding only an empty HTML anchor ('<span id="signals"></span>') shows nothing.
 
 Every rewrite stays on its line (a role spanning lines keeps its line break), so the text keeps the
 file's line numbers and a citation's line needs no line map. Code blocks, and directives whose body is
@@ -14,6 +16,7 @@ code or reStructuredText ("```{eval-rst}", "```{code-block}"), are left as writt
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 
@@ -26,7 +29,8 @@ CODE_ROLES = frozenset(
 # ends within its paragraph); read left to right, so a role's own backticks never start a code span.
 ROLE = re.compile(
     r"(?P<code>(?P<ticks>`+)[^`](?:(?!\n[ \t]*\n).)*?(?<!`)(?P=ticks)(?!`))"  # not past a blank line
-    r"|(?<!\w)\{(?:[a-z]+:)?(?P<name>[a-z][\w-]*)\}`(?P<body>[^`]+)`",
+    r"|(?<!\w)\{(?:[a-z]+:)?(?P<name>[a-z][\w-]*)\}`(?P<body>[^`]+)`"
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)",  # an HTML entity
     re.DOTALL,
 )
 # "title <target>": the title is what shows.
@@ -59,6 +63,10 @@ PROSE_DIRECTIVES = {
     "deprecated": "Deprecated since version {}:",
     "versionremoved": "Removed in version {}:",
 }
+# An MkDocs content tab ('=== "Sync"', '===+ "Gthread"' opened first): its body is indented.
+MKDOCS_TAB = re.compile(r'^(?P<indent>[ \t]*)===\+?[ \t]+"(?P<title>[^"]*)"[ \t]*$')
+# A line holding only an empty HTML anchor ('<span id="signals"></span>', '<a name="top"></a>').
+HTML_ANCHOR_LINE = re.compile(r"[ \t]*<(?P<tag>span|a|div)\b[^<>]*>[ \t]*</(?P=tag)>[ \t]*")
 # An MkDocs admonition ("!!! note", '!!! warning "Title"', "??? tip" folded): its body is indented.
 MKDOCS_ADMONITION = re.compile(
     r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
@@ -68,9 +76,12 @@ MKDOCS_ADMONITION = re.compile(
 def rendered_role(match: re.Match[str]) -> str:
     """What a role shows: the title of "title <target>" (else the target: "~a.b.c" as "c", "!x" as "x",
     a bare reference label "handling-files" as "handling files"), in backticks for a code role; PEP and
-    RFC roles as "PEP 8", "RFC 9110". A line break the role held stays in it."""
+    RFC roles as "PEP 8", "RFC 9110"; an HTML entity as its character. A line break the role held stays
+    in it."""
     if match["code"]:
         return match["code"]
+    if match["entity"]:
+        return html.unescape(match["entity"])
     name, body = match["name"], match["body"]
     titled = TITLED.match(body)
     if titled:
@@ -100,9 +111,10 @@ def _opening_line(name: str, argument: str) -> str:
 
 
 def _render_lines(lines: list[str]) -> list[tuple[str, bool]]:
-    """``lines`` with target and block attribute lines blanked, and prose directive fences and MkDocs
-    admonition lines rewritten, outside code; one output line per input line, each with whether it is
-    code (a fence line or inside a code block), which ``render_markdown`` leaves as written."""
+    """``lines`` with target, block attribute and empty HTML anchor lines blanked, and prose directive
+    fences and MkDocs admonition and tab lines rewritten, outside code; one output line per input line,
+    each with whether it is code (a fence line or inside a code block), which ``render_markdown`` leaves
+    as written."""
     out: list[tuple[str, bool]] = []
     closing: list[tuple[str, int]] = []  # open prose directives: (fence character, fence length)
     code_fence: tuple[str, int] | None = None  # the open code block's fence
@@ -141,8 +153,16 @@ def _render_lines(lines: list[str]) -> list[tuple[str, bool]]:
                 code_fence = (char, length)
                 out.append((line, True))
                 continue
-        if TARGET_LINE.fullmatch(line) or BLOCK_ATTRIBUTES.fullmatch(line):
+        if (
+            TARGET_LINE.fullmatch(line)
+            or BLOCK_ATTRIBUTES.fullmatch(line)
+            or HTML_ANCHOR_LINE.fullmatch(line)
+        ):
             out.append(("", False))
+            continue
+        tab = MKDOCS_TAB.match(line)
+        if tab:
+            out.append((f"{tab['indent']}{tab['title']}:" if tab["title"] else "", False))
             continue
         admonition = MKDOCS_ADMONITION.match(line)
         if admonition:
@@ -155,8 +175,9 @@ def _render_lines(lines: list[str]) -> list[tuple[str, bool]]:
 
 
 def render_markdown(text: str) -> str:
-    """``text`` with MyST roles, target and attribute lines and prose directives, and MkDocs admonitions,
-    rendered as the built site shows them (see the module doc); line for line, code left as written."""
+    """``text`` with MyST roles, target and attribute lines and prose directives, MkDocs admonitions and
+    tabs, HTML entities and anchor lines, rendered as the built site shows them (see the module doc); line
+    for line, code left as written."""
     # Roles outside code, over whole runs of lines: a role's title may run onto the next line.
     runs = itertools.groupby(_render_lines(text.split("\n")), key=lambda line: line[1])
     return "\n".join(

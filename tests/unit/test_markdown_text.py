@@ -79,6 +79,28 @@ def test_mkdocs_admonitions_render_as_their_title() -> None:
     ]
 
 
+def test_mkdocs_tabs_html_entities_and_anchor_lines_render_as_shown() -> None:
+    text = (
+        '<span id="signals"></span>\n# Signals\n\n- `TTIN` &mdash; one more worker; AT&T &amp; `a &amp; b`.\n'
+    )
+    text += '\n=== "Sync"\n\n    The **default** worker.\n\n```\nx &mdash; y\n```\n'
+    assert render_markdown(text).split("\n") == [
+        "",
+        "# Signals",
+        "",
+        "- `TTIN` — one more worker; AT&T & `a &amp; b`.",  # inline code shows its entities as written
+        "",
+        "Sync:",
+        "",
+        "    The **default** worker.",
+        "",
+        "```",
+        "x &mdash; y",
+        "```",
+        "",
+    ]
+
+
 def test_inline_code_keeps_its_roles_as_written() -> None:
     text = "Write `` {ref}`My title <myref>` `` or `{type}`; {func}`x` is a role."
     text += "\n\nA stray ` tick.\n\n{class}`B`"
