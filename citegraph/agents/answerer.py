@@ -145,6 +145,14 @@ def _without_heading(sentence: str) -> int:
 # blank line, the next item or a heading.
 _ITEM_MARK = rf"[ \t]*(?:{BULLET}|\d{{1,2}}[.)])[ \t]+"
 LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
+
+
+def is_item_mark(text: str) -> bool:
+    """Whether ``text`` is only a list item's bullet or number ("1."), which the sentence splitter may
+    take for a sentence of its own."""
+    return re.fullmatch(_ITEM_MARK, text + " ") is not None
+
+
 # A longer item is read sentence by sentence, like prose.
 MAX_ITEM_WORDS = 80
 # A list whose items are this short (bullet included) is one answer, quoted with the sentence introducing it.
@@ -184,8 +192,7 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     for i, j in items:
         inside = [(a, b) for a, b in sentences if i <= a < j]
         fragment = any(
-            len(text[a:b].split()) <= FRAGMENT_WORDS and not re.fullmatch(_ITEM_MARK, text[a:b] + " ")
-            for a, b in inside
+            len(text[a:b].split()) <= FRAGMENT_WORDS and not is_item_mark(text[a:b]) for a, b in inside
         )
         if len(inside) > 1 and fragment and len(text[i:j].split()) <= MAX_ITEM_WORDS:
             a = inside[0][0]
@@ -231,11 +238,18 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     return sorted(units, key=lambda unit: (unit[0], -unit[1]))
 
 
-def opens_inside_code(hit: Hit, store: HybridStore) -> bool:
-    """Whether ``hit`` opens inside a code block begun before it: a block longer than a chunk is cut
-    between chunks."""
-    record = store.source(hit.source_id)
-    return record is not None and any(a < hit.start < b for a, b in fenced_spans(record.text, 0, hit.end))
+def chunks_inside_code(hits: list[Hit], store: HybridStore) -> frozenset[str]:
+    """The chunk ids of the ``hits`` that open inside a code block begun before them: a block longer than
+    a chunk is cut between chunks. Each source is read and scanned once."""
+    inside: set[str] = set()
+    for source_id in {hit.source_id for hit in hits}:
+        record = store.source(source_id)
+        if record is None:
+            continue
+        mine = [hit for hit in hits if hit.source_id == source_id]
+        code = fenced_spans(record.text, 0, max(hit.end for hit in mine))
+        inside |= {hit.chunk_id for hit in mine if any(a < hit.start < b for a, b in code)}
+    return frozenset(inside)
 
 
 # An opening fence put before the text of a chunk that opens inside a code block, so that the block's
@@ -249,7 +263,7 @@ def candidate_sentences(
 ) -> list[Candidate]:
     """Every sentence (and short list item: ``answer_units``) of the hits that could answer something,
     in source offsets; the hits whose chunk ids are ``in_code`` open inside a code block
-    (``opens_inside_code``), whose rest is read as code: only its help listing's option lines are units.
+    (``chunks_inside_code``), whose rest is read as code: only its help listing's option lines are units.
 
     Overlapping chunks repeat sentences: each (source, span) is kept once. Questions ("And what of Irene
     Adler?"), headings and fragments under four words, and sentences a reviewer rejected (``exclude``:
@@ -402,8 +416,7 @@ def judged(
     its weighted terms, ordered by ``ranked_score``, again those naming it first; answerable when the
     abstention gate says so (``answers_at_all``) and the best ``ANSWER_SENTENCES`` state what kind of
     thing it asks for: ``lexical.states_what_is_asked``), or by terms when the judge cannot read it."""
-    in_code = frozenset(hit.chunk_id for hit in hits if opens_inside_code(hit, store))
-    candidates = candidate_sentences(hits, exclude, in_code)
+    candidates = candidate_sentences(hits, exclude, chunks_inside_code(hits, store))
     if not judge.reads(question):
         return judged_by_terms(question, candidates, store)
     terms = named_terms(question)
@@ -457,8 +470,6 @@ def answers_at_all(signals: dict[str, float]) -> bool:
 # one. Before a numbered item only after a sentence or its introduction has ended ("priority:\n\n1.
 # Environment variables"): in a PDF's text a line wrapped mid-sentence may open with "3. ".
 LIST_BREAK = re.compile(rf"\n(?={BULLETED.pattern})|(?<=[.:!?])[ \t]*\n\s*(?={NUMBERED.pattern})")
-# A numbered item's number, which the sentence splitter takes for a sentence of its own ("1.").
-ITEM_NUMBER = re.compile(r"\d{1,2}[.)]")
 
 
 def folded(text: str) -> str:
@@ -544,7 +555,7 @@ def cited_quote(quote: str, n: int) -> str:
     text = folded(strip_markers(quote))
     spans: list[tuple[int, int]] = []
     for a, b in sentence_spans(text):
-        if spans and ITEM_NUMBER.fullmatch(text[slice(*spans[-1])]):
+        if spans and is_item_mark(text[slice(*spans[-1])]):
             a = spans.pop()[0]  # a numbered item's number goes with its item: "1. Environment variables."
         spans.append((a, b))
     parts = [text[a:b] for a, b in spans] or [text]

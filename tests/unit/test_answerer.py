@@ -14,6 +14,7 @@ from citegraph.agents.answerer import (
     adjoins,
     answers_at_all,
     candidate_sentences,
+    chunks_inside_code,
     cited_quote,
     gate_signals,
     goes_along,
@@ -21,7 +22,6 @@ from citegraph.agents.answerer import (
     introduction_start,
     named_first,
     on_fence_line,
-    opens_inside_code,
     ranked_score,
     referent_start,
     shortlist,
@@ -323,9 +323,8 @@ def test_a_chunk_opening_inside_a_code_block_cut_between_chunks_reads_it_as_code
         return Hit(f"c{start}", source[start:end], "s1", "logging.md", "Logging", start, end, None, 1.0)
 
     inside = chunk(source.index("DEBUG [17:27:20]"), len(source))
-    assert opens_inside_code(inside, Sources())  # type: ignore[arg-type]
-    assert not opens_inside_code(chunk(0, len(source)), Sources())  # type: ignore[arg-type]
-    assert not opens_inside_code(chunk(source.index("Each"), len(source)), Sources())  # type: ignore[arg-type]
+    outside = [chunk(0, len(source)), chunk(source.index("Each"), len(source))]
+    assert chunks_inside_code([inside, *outside], Sources()) == {inside.chunk_id}  # type: ignore[arg-type]
     # The rest of the block is code, its option lines aside; after its closing fence, prose is prose.
     found = [c.text for c in candidate_sentences([inside], in_code=frozenset({inside.chunk_id}))]
     assert found == [listing.strip(), "Each line names its logger.", "```\nx = 1\n```"]
