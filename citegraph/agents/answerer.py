@@ -645,12 +645,20 @@ def extractive_answer(
     answer = Answer(
         question=question, answer=" ".join(sentences), citations=citations, abstained=False, verified=False
     )
-    if best.judgment and best.judgment.span:
-        a, b = best.judgment.span
-        short = span_text(best.text, a, b)
-        if lexical.short_answer_fits(question, short) and not on_fence_line(best.text, a):
-            answer["short_answer"] = short
+    if short := short_answer(question, best):
+        answer["short_answer"] = short
     return answer
+
+
+def short_answer(question: str, best: Candidate) -> str:
+    """The span the judge found in the ``best`` sentence, where it can be shown as the short answer to
+    ``question`` (``lexical.short_answer_fits``); "" otherwise. A quoted code block is its own short
+    answer: a span of it is a fragment ("$ uvicorn main"), and so is a code fence's language."""
+    if not best.judgment or not best.judgment.span or best.text.startswith("```"):
+        return ""
+    a, b = best.judgment.span
+    short = span_text(best.text, a, b)
+    return short if lexical.short_answer_fits(question, short) and not on_fence_line(best.text, a) else ""
 
 
 def chunk_citation(n: int, hit: Hit, store: HybridStore) -> Citation:

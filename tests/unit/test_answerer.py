@@ -24,6 +24,7 @@ from citegraph.agents.answerer import (
     on_fence_line,
     ranked_score,
     referent_start,
+    short_answer,
     shortlist,
     span_text,
     weighted_terms,
@@ -412,6 +413,14 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert not lexical.short_answer_fits(
         "How much does the invisible join improve performance?", "between-predicate rewriting"
     )
+    # A description is the sentence too; what a thing is called ("What did ... release?") keeps its span.
+    assert not lexical.short_answer_fits("What does the --follow flag do?", "ripgrep can follow symlinks")
+    assert lexical.short_answer_fits("What did Beyonce release in 2003?", "Dangerously in Love")
+    # A bare number answers only a question asking for a quantity.
+    assert not lexical.short_answer_fits("Which configuration source has the highest priority?", "five")
+    assert lexical.short_answer_fits("Which status code does RedirectResponse use by default?", "307")
+    # A span cutting through inline code is a fragment.
+    assert not lexical.short_answer_fits("What is the largest message?", "ws-max-size <int>` - Set the size")
 
 
 def test_a_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:
@@ -431,6 +440,14 @@ def test_a_code_fences_language_is_no_short_answer() -> None:
     assert on_fence_line(text, text.index("ini\n"))
     assert not on_fence_line(text, text.index("myst-suppress"))
     assert not on_fence_line(text, text.index("docutils"))
+    sentence = "The config lives in `docutils.conf` next to the sources."
+    best = _judged(sentence, 0.9, 0.8)
+    best.judgment = AnswerJudgment(0.9, (sentence.index("`docutils"), sentence.index(" next")), 0.8)
+    assert short_answer("Where does the config live?", best) == "`docutils.conf`"
+    block = "```bash\n$ uvicorn main:app --workers 4\n```"
+    best = _judged(block, 0.9, 0.8)
+    best.judgment = AnswerJudgment(0.9, (block.index("$"), block.index(":app")), 0.8)
+    assert short_answer("What command runs four workers?", best) == ""  # a fragment of a quoted block
 
 
 def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:
