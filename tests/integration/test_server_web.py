@@ -153,3 +153,25 @@ def test_a_refused_upload_shows_its_error_and_adds_nothing(page, tmp_path: Path)
     page.wait_for_selector("#sources li:has-text('Mill')")
     assert "mill.md: added" in page.locator("#upload-status").inner_text()
     assert page.locator("#error").is_hidden()
+
+
+def test_a_manuals_inline_markdown_reads_as_text_and_its_quote_as_written(page, tmp_path: Path) -> None:
+    """An answer quoting a Markdown manual shows its inline code, bold and links as such, not as marks;
+    the citation's quote keeps the marks, since it is what the verifier checked against the source."""
+    page.wait_for_selector("#sources li")
+    manual = tmp_path / "ferry.md"
+    manual.write_text(
+        "# Ferry\n\nThe `harbour-ferry` command sails **every forty minutes** from the "
+        "[north pier](https://example.org/pier) to Skerrow island.\n"
+    )
+    page.set_input_files("#upload", str(manual))
+    page.wait_for_selector("#sources li:has-text('Ferry')")
+    ask(page, "How often does the harbour-ferry command sail to Skerrow island?")
+    page.wait_for_selector(".msg.assistant:not(.pending)")
+    answer = page.locator(".msg.assistant").last
+    text = answer.locator(".text")
+    assert text.locator("code").first.inner_text() == "harbour-ferry"
+    assert text.locator("strong").first.inner_text() == "every forty minutes"
+    assert text.locator("a").first.get_attribute("href") == "https://example.org/pier"
+    assert "**" not in text.inner_text() and "`" not in text.inner_text()
+    assert "**every forty minutes**" in answer.locator(".citations .quote").first.inner_text()

@@ -45,6 +45,54 @@ function el(tag, className, text) {
   return node;
 }
 
+// The inline Markdown a quoted manual holds (`code`, **strong**, *emphasis*, _emphasis_, [a link](url),
+// \* escapes), shown as it reads instead of as marks. Built as DOM nodes, never as HTML, so a document
+// cannot put markup in the page. Only the answer and its short answer: the citations' quotes and the
+// passage stay as written, since they are what was checked against the source.
+const INLINE_MARKDOWN = new RegExp(
+  [
+    /`([^`\n]+)`/.source, // 1: code
+    /\*\*(?=\S)(.*?\S)\*\*/.source, // 2: strong
+    /(?<![\w*\\])\*(?=[^\s*])([^*\n]*?[^\s\\])\*(?![\w*])/.source, // 3: emphasis
+    /(?<![\w\\])_(?=[^\s_])([^_\n]*?\S)_(?!\w)/.source, // 4: emphasis
+    /\[([^\]\n]+)\]\(([^)\s]+)\)/.source, // 5, 6: link text, address
+    /\\([\\`*_[\]()#+.!-])/.source, // 7: an escaped mark
+  ].join("|"),
+  "g",
+);
+
+function appendInline(parent, source) {
+  let last = 0;
+  for (const m of source.matchAll(INLINE_MARKDOWN)) {
+    if (m.index > last) parent.appendChild(document.createTextNode(source.slice(last, m.index)));
+    let node;
+    if (m[1] !== undefined) node = el("code", "", m[1]);
+    else if (m[2] !== undefined) appendInline((node = el("strong")), m[2]);
+    else if (m[3] !== undefined || m[4] !== undefined) appendInline((node = el("em")), m[3] ?? m[4]);
+    else if (m[5] !== undefined) {
+      node = /^https?:\/\//.test(m[6]) ? el("a") : el("span");
+      if (node.tagName === "A") Object.assign(node, { href: m[6], target: "_blank", rel: "noopener noreferrer" });
+      appendInline(node, m[5]);
+    } else node = document.createTextNode(m[7]);
+    parent.appendChild(node);
+    last = m.index + m[0].length;
+  }
+  if (last < source.length) parent.appendChild(document.createTextNode(source.slice(last)));
+}
+
+// Markdown text: fenced code blocks as code, the rest through `appendInline`.
+function appendMarkdown(parent, source) {
+  let last = 0;
+  for (const m of source.matchAll(/```[^\n]*\n([\s\S]*?)\n?```/g)) {
+    appendInline(parent, source.slice(last, m.index));
+    const block = el("pre", "code");
+    block.appendChild(el("code", "", m[1]));
+    parent.appendChild(block);
+    last = m.index + m[0].length;
+  }
+  appendInline(parent, source.slice(last));
+}
+
 // Answer text with its [n] markers turned into buttons that open the cited passage.
 function renderAnswer(container, answer) {
   const text = container.querySelector(".text");
@@ -60,7 +108,7 @@ function renderAnswer(container, answer) {
       button.addEventListener("click", () => openPassage(citations.get(match[1]), button));
       text.appendChild(button);
     } else {
-      text.appendChild(document.createTextNode(part));
+      appendMarkdown(text, part);
     }
   }
   container.querySelector(".citations")?.remove();
@@ -75,7 +123,8 @@ function renderAnswer(container, answer) {
   }
   if (answer.short_answer) {
     const short = el("div", "short");
-    short.append(el("b", "", "Short answer: "), document.createTextNode(answer.short_answer));
+    short.append(el("b", "", "Short answer: "));
+    appendInline(short, answer.short_answer);
     text.after(short);
   }
   if (citations.size) {
