@@ -421,6 +421,10 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert lexical.short_answer_fits("Which status code does RedirectResponse use by default?", "307")
     # A span cutting through inline code is a fragment.
     assert not lexical.short_answer_fits("What is the largest message?", "ws-max-size <int>` - Set the size")
+    # Nor a pointer to a figure, nor an option for a question that does not ask for one.
+    assert not lexical.short_answer_fits("Which product is System X?", "Figure 5")
+    assert not lexical.short_answer_fits("What is fd's default maximum search depth?", "-d")
+    assert lexical.short_answer_fits("Which flag sets how deep fd searches?", "--max-depth")
 
 
 def test_a_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:

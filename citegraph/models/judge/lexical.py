@@ -205,6 +205,10 @@ WHAT_IT_DOES_QUESTION = re.compile(r"^\s*what\s+(?:does|do|did)\b.*\bdo\s*\?\s*$
 # the quantity forms miss: "What was Warsaw's population in 1901?" - "711,988"; no XQuAD question that is
 # not a quantity form has a number word for its answer.)
 NUMBER_WORD = re.compile(NUMBER_WORDS, re.IGNORECASE)
+# A command-line option alone ("-d") answers only a question asking for an option, a flag or a switch:
+# "What is fd's default maximum search depth?" is not answered by the option that sets it.
+BARE_OPTION = re.compile(r"-{1,2}[A-Za-z][\w-]*")
+ASKS_FOR_OPTION = re.compile(r"\b(?:option|flag|switch|argument|parameter)s?\b", re.IGNORECASE)
 
 
 def short_answer_fits(question: str, span: str) -> bool:
@@ -212,11 +216,14 @@ def short_answer_fits(question: str, span: str) -> bool:
     one asking how something is done, why, or what something does; not without a number for a question
     asking for a quantity, nor a count in words for one that does not ("five" for "Which configuration
     source has the highest priority?"); not a span cutting through inline code ("ws-max-size <int>` -
-    Set"); and not a span made mostly of the question's own terms ("pcre2grep" for "In which release was
+    Set"), nor one pointing elsewhere ("Figure 5"), nor a bare option ("-d") for a question not asking for
+    an option; and not a span made mostly of the question's own terms ("pcre2grep" for "In which release was
     pcre2grep's option added?"), which names the subject instead of answering."""
     if YES_NO_QUESTION.match(question) or HOW_OR_WHY_QUESTION.match(question):
         return False
-    if WHAT_IT_DOES_QUESTION.match(question) or span.count("`") % 2:
+    if WHAT_IT_DOES_QUESTION.match(question) or span.count("`") % 2 or POINTERS.fullmatch(span):
+        return False
+    if BARE_OPTION.fullmatch(span) and not ASKS_FOR_OPTION.search(question):
         return False
     asks = asks_for_quantity(question)
     if (asks and not states_quantity(span)) or (not asks and NUMBER_WORD.fullmatch(span)):
