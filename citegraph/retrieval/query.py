@@ -141,9 +141,9 @@ class NormalizedQuery:
 # phrase, a snake_case identifier. The bi-encoder and the judge read "--reload" as the word "reload", so a
 # sentence about reloading in general outranks "The `--reload` and `--workers` arguments are mutually
 # exclusive."; a sentence that answers about a named thing names it (or the sentence before it does).
+OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")  # not the "-store" of "column-store"
 NAMED = re.compile(
-    r"(?<![\w-])--?[A-Za-z][\w-]*"  # an option; not the "-store" of "column-store"
-    r"|`([^`]+)`|\"([^\"]+)\"|“([^”]+)”"  # code, a quoted phrase
+    OPTION.pattern + r"|`([^`]+)`|\"([^\"]+)\"|“([^”]+)”"  # code, a quoted phrase
     r"|\b[A-Za-z]\w*_\w+"  # an identifier: HTTP_PROXY, max_age
 )
 

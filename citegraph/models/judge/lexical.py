@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from citegraph.retrieval.query import holds_name
+from citegraph.retrieval.query import OPTION, holds_name
 from citegraph.retrieval.tokenizer import stem, tokenize
 
 # A retrieved sentence holding at least this share of the question's weighted terms answers it.
@@ -198,16 +198,15 @@ HOW_OR_WHY_QUESTION = re.compile(
 
 # A question asking what something does ("What does the --follow flag do?"): its answer is a description,
 # and a span of it ("ripgrep can follow symlinks") reads as a fragment. Not "What does X mean?", which
-# SQuAD-style text answers with a term ("chloroplast"); in XQuAD 4 of 1,190 questions are of this form.
+# SQuAD-style text answers with a term ("chloroplast"). XQuAD has 4 "What ... do?" questions of 1,190.
 WHAT_IT_DOES_QUESTION = re.compile(r"^\s*what\s+(?:does|do|did)\b.*\bdo\s*\?\s*$", re.IGNORECASE)
 # A count in words ("five") alone answers only a question asking for a quantity: "Gunicorn reads
 # configuration from five places" does not say which source comes first. (Bare digits do answer questions
 # the quantity forms miss: "What was Warsaw's population in 1901?" - "711,988"; no XQuAD question that is
 # not a quantity form has a number word for its answer.)
 NUMBER_WORD = re.compile(NUMBER_WORDS, re.IGNORECASE)
-# A command-line option alone ("-d") answers only a question asking for an option, a flag or a switch:
-# "What is fd's default maximum search depth?" is not answered by the option that sets it.
-BARE_OPTION = re.compile(r"-{1,2}[A-Za-z][\w-]*")
+# A command-line option alone ("-d": ``OPTION``) answers only a question asking for an option, a flag or a
+# switch: "What is fd's default maximum search depth?" is not answered by the option that sets it.
 ASKS_FOR_OPTION = re.compile(r"\b(?:option|flag|switch|argument|parameter)s?\b", re.IGNORECASE)
 
 
@@ -223,7 +222,7 @@ def short_answer_fits(question: str, span: str) -> bool:
         return False
     if WHAT_IT_DOES_QUESTION.match(question) or span.count("`") % 2 or POINTERS.fullmatch(span):
         return False
-    if BARE_OPTION.fullmatch(span) and not ASKS_FOR_OPTION.search(question):
+    if OPTION.fullmatch(span) and not ASKS_FOR_OPTION.search(question):
         return False
     asks = asks_for_quantity(question)
     if (asks and not states_quantity(span)) or (not asks and NUMBER_WORD.fullmatch(span)):
