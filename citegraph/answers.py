@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
-from citegraph.ingest.chunking import BULLET
+from citegraph.ingest.chunking import BULLET, ITEM_NUMBER
 from citegraph.ingest.outline import SourceText, heading_at, line_at
 from citegraph.retrieval.query import detect_language
 from citegraph.retrieval.tokenizer import words
@@ -37,7 +37,7 @@ MARKER = re.compile(r"\s*\[(\d+)\]")
 # as one (a chat window keeps the answer's line breaks).
 BULLETED = re.compile(rf"[ \t]*{BULLET}[ \t]+\S")
 # Likewise an item of a numbered list ("2. Framework-specific configuration.").
-NUMBERED = re.compile(r"[ \t]*\d{1,2}[.)][ \t]+\S")
+NUMBERED = re.compile(rf"[ \t]*{ITEM_NUMBER}[ \t]+\S")
 
 
 def joined(sentences: list[str]) -> str:

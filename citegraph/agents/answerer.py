@@ -39,7 +39,7 @@ from citegraph.answers import (
     strip_markers,
 )
 from citegraph.context import RagContext
-from citegraph.ingest.chunking import BULLET, fenced_spans, sentence_spans
+from citegraph.ingest.chunking import BULLET, ITEM_NUMBER, fenced_spans, sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge, judge_for
@@ -143,7 +143,7 @@ def _without_heading(sentence: str) -> int:
 
 # A list item of a manual or a Markdown page: a bullet or a number opening a line, then every line up to a
 # blank line, the next item or a heading.
-_ITEM_MARK = rf"[ \t]*(?:{BULLET}|\d{{1,2}}[.)])[ \t]+"
+_ITEM_MARK = rf"[ \t]*(?:{BULLET}|{ITEM_NUMBER})[ \t]+"
 LIST_ITEM = re.compile(rf"^{_ITEM_MARK}\S.*(?:\n(?!{_ITEM_MARK}|[ \t]*(?:\n|$)|#).*)*", re.M)
 
 

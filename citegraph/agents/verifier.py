@@ -36,7 +36,7 @@ from citegraph.answers import (
     strip_markers,
 )
 from citegraph.context import RagContext
-from citegraph.ingest.chunking import sentence_spans
+from citegraph.ingest.chunking import ITEM_NUMBER, sentence_spans
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge.judge import Judge, judge_at, judge_for
 from citegraph.state import RagState
@@ -48,7 +48,7 @@ from citegraph.state import RagState
 # a marker right after a code block's closing fence, whatever follows ("``` [1] b'HIT') ...": no sentence
 # goes on past its code block).
 _CITED_END = re.compile(
-    r"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w|\d{1,2}[.)]\s)))|(?:(?<=```)|(?<=```\s))\[\d+\]"
+    rf"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w|{ITEM_NUMBER}\s)))|(?:(?<=```)|(?<=```\s))\[\d+\]"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")

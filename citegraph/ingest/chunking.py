@@ -37,7 +37,8 @@ _FENCE = re.compile(r"```")
 # paragraph with two or more: a PDF line may open with the end of a sentence ("... by a factor of" /
 # "2. The next ...").
 BULLET = r"[*+•‣◦-]"  # a bulleted list item's mark, for every reader of lists
-_ITEM_START = re.compile(rf"^[ \t]*(?:(?P<bullet>{BULLET})|\d{{1,2}}[.)])[ \t]+(?=\S)", re.M)
+ITEM_NUMBER = r"\d{1,2}[.)]"  # a numbered list item's number ("3.", "2)"), likewise
+_ITEM_START = re.compile(rf"^[ \t]*(?:(?P<bullet>{BULLET})|{ITEM_NUMBER})[ \t]+(?=\S)", re.M)
 
 
 @dataclass(frozen=True)

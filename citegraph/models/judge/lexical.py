@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from citegraph.ingest.chunking import ITEM_NUMBER
 from citegraph.retrieval.query import OPTION, holds_name
 from citegraph.retrieval.tokenizer import stem, tokenize
 
@@ -114,7 +115,7 @@ NUMBER = re.compile(rf"(?<!\w)v?\d|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
 POINTERS = re.compile(
     r"\[[\d,;\s–-]+\]|\b(?:section|figure|fig\.|table|equation|eq\.|chapter|§)\s*\d[\d.]*"
     r"|\b(?:https?://|www\.)[^\s)>\]]+"
-    r"|^\s*\d{1,2}[.)]\s",  # a numbered list item's number ("3. We break down ...")
+    rf"|^\s*{ITEM_NUMBER}\s",  # a numbered list item's number ("3. We break down ...")
     re.IGNORECASE | re.MULTILINE,
 )
 
