@@ -70,8 +70,9 @@ function appendInline(parent, source) {
     else if (m[2] !== undefined) appendInline((node = el("strong")), m[2]);
     else if (m[3] !== undefined || m[4] !== undefined) appendInline((node = el("em")), m[3] ?? m[4]);
     else if (m[5] !== undefined) {
-      node = /^https?:\/\//.test(m[6]) ? el("a") : el("span");
-      if (node.tagName === "A") Object.assign(node, { href: m[6], target: "_blank", rel: "noopener noreferrer" });
+      const external = /^https?:\/\//.test(m[6]); // a relative link leads nowhere from this page
+      node = el(external ? "a" : "span");
+      if (external) Object.assign(node, { href: m[6], target: "_blank", rel: "noopener noreferrer" });
       appendInline(node, m[5]);
     } else node = document.createTextNode(m[7]);
     parent.appendChild(node);
