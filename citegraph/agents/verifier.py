@@ -48,7 +48,7 @@ from citegraph.state import RagState
 # a marker right after a code block's closing fence, whatever follows ("``` [1] b'HIT') ...": no sentence
 # goes on past its code block).
 _CITED_END = re.compile(
-    rf"\[\d+\](?:[.!?][\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w|{ITEM_NUMBER}\s)))|(?:(?<=```)|(?<=```\s))\[\d+\]"
+    rf"\[\d+\](?:[.!?…]+[\"'”’)]*(?=\s)|(?=\s+(?:[A-Z`]|--?\w|{ITEM_NUMBER}\s)))|(?:(?<=```)|(?<=```\s))\[\d+\]"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
@@ -173,8 +173,9 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
     Markers belong to the sentence they end: "A [1]. B [2]" and "A. [1] B. [2]" both give A->1, B->2,
     also after closing quotes ('He said "no." [1]').
     """
-    # Move markers that follow the full stop in front of it, so sentence splitting keeps them together.
-    normalized = re.sub(r"([.!?][\"'”’)]*)((?:\s*\[\d+\])+)", r"\2\1", answer.strip())
+    # Move markers that follow the full stop (or an ellipsis: "... do so explicitly... [2]") in front of it,
+    # so sentence splitting keeps them together.
+    normalized = re.sub(r"([.!?…]+[\"'”’)]*)((?:\s*\[\d+\])+)", r"\2\1", answer.strip())
     # Thai has no sentence-final punctuation, and an answer's spacing is not its source's: there a claim is
     # the text up to its markers, not what a sentence splitter makes of it.
     if has_thai(normalized):

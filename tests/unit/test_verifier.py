@@ -39,6 +39,16 @@ def test_split_answer_attaches_markers_to_their_sentences() -> None:
     ]
 
 
+def test_a_quote_ending_in_an_ellipsis_keeps_its_marker() -> None:
+    # Manuals end a sentence with "..." before an example; its marker after the dots is still its own.
+    answer = "HTTPX does not follow redirects. [1] You need to do so explicitly... [2] Or use a client… [3]"
+    assert [(claim, cites) for _, claim, cites in split_answer(answer)] == [
+        ("HTTPX does not follow redirects.", (1,)),
+        ("You need to do so explicitly...", (2,)),
+        ("Or use a client…", (3,)),
+    ]
+
+
 def test_a_quoted_code_block_ends_the_claim_before_it() -> None:
     answer = 'Send: ```python\nhttpx.post(url, data={"a": 1})\n``` [1] ```python\nhttpx.get(url)\n``` [2]'
     assert [(claim, cites) for _, claim, cites in split_answer(answer)] == [
