@@ -27,6 +27,7 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.common
 
@@ -45,6 +46,30 @@ def answered_right(item: dict, answer: dict) -> bool:
         return bool(answer["abstained"])
     said = squeeze(answer["answer"] + " " + answer.get("short_answer", ""))
     return not answer["abstained"] and any(squeeze(a) in said for a in item["answers"])
+
+
+def where(citation: dict) -> str:
+    """A citation's file name and location ("raft.pdf p. 5, § 5.2 Leader election")."""
+    return f"{Path(citation['source']).name} {citation['location']}"
+
+
+def closest_section_holds_answer(item: dict, answer: dict, store: Any) -> bool:
+    """Whether an abstention on an answerable question points at its answer: one of its ``closest``
+    passages lies in a section (heading to next heading; 1,500 characters around it without headings)
+    holding one of the question's answer phrases."""
+    from citegraph.ingest.outline import heading_at
+
+    paths = {s.path: s.source_id for s in store.sources()}
+    for place in answer.get("closest", []):
+        text = store.source(paths[place["source"]]).text
+        headings = list(text.headings)
+        heading = heading_at(headings, place["start"])
+        later = [h.offset for h in headings if h.offset > place["start"]]
+        start = heading.offset if heading else max(0, place["start"] - 1500)
+        end = later[0] if later else min(len(text), place["end"] + 1500)
+        if any(squeeze(a) in squeeze(text[start:end]) for a in item["answers"]):
+            return True
+    return False
 
 
 def question_set_arguments(description: str) -> tuple[argparse.Namespace, list[dict]]:
@@ -85,6 +110,7 @@ def main() -> None:
 
     from citegraph.context import RagContext
     from citegraph.graphs.rag import graph
+    from citegraph.resources import pipeline_for
 
     with tempfile.TemporaryDirectory(prefix="citegraph-real-docs-") as scratch:
         store = Path(scratch) / "store"
@@ -106,9 +132,14 @@ def main() -> None:
                     "abstained": answer["abstained"],
                     "answer": answer["answer"],
                     "short_answer": answer.get("short_answer", ""),
-                    "cited": [f"{Path(c['source']).name} {c['location']}" for c in answer["citations"]],
+                    "cited": [where(c) for c in answer["citations"]],
+                    "closest": [where(c) for c in answer.get("closest", [])],
                 }
             )
+            if answer["abstained"] and not item["unanswerable"]:
+                rows[-1]["closest_section_holds_answer"] = closest_section_holds_answer(
+                    item, answer, pipeline_for(context).store
+                )
 
     answerable = [r for r in rows if not r["unanswerable"]]
     unanswerable = [r for r in rows if r["unanswerable"]]
@@ -123,6 +154,8 @@ def main() -> None:
             "abstained_answerable": round(
                 sum(r["abstained"] for r in answerable) / max(len(answerable), 1), 4
             ),
+            # Of the answerable questions abstained on, those whose closest passages point at the answer.
+            "refused_pointing_at_answer": sum(r.get("closest_section_holds_answer", False) for r in rows),
             "p50_ms": round(statistics.median(latencies), 1),
             "rows": rows,
             "machine": machine(),

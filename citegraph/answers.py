@@ -68,6 +68,8 @@ class Answer(TypedDict):
     abstention, which makes no claim). ``short_answer``: the phrase that answers (a name, a date), when the
     judge found one inside the cited sentence. ``standalone_question``: what was searched for when a
     follow-up ("How does it handle leader failure?") was rewritten with the conversation (absent otherwise).
+    ``closest``: for an abstention over retrieved passages, the sentences the judge found closest to
+    answering, best first: where a person can read on. No claim is made from them (the text cites none).
     """
 
     question: str
@@ -77,6 +79,7 @@ class Answer(TypedDict):
     verified: bool
     short_answer: NotRequired[str]
     standalone_question: NotRequired[str]
+    closest: NotRequired[list[Citation]]
 
 
 def shortened(text: str, limit: int = HEADING_CHARS) -> str:

@@ -165,6 +165,19 @@ def _print_citations(answer: dict) -> None:
         out.print(f"[bold][{c['n']}][/bold] {Path(c['source']).name}, {where}: [dim]“{quote}”[/dim]")
 
 
+def _print_closest(answer: dict) -> None:
+    # An abstention says where the judge looked, so a person can read on there; numbered apart from
+    # citations, since the answer claims nothing from them.
+    from citegraph.answers import shortened
+
+    if not answer.get("closest"):
+        return
+    out.print("\n[bold]Closest passages[/bold] (not an answer):")
+    for c in answer["closest"]:
+        quote = escape(shortened(" ".join(c["quote"].split()), 160))
+        out.print(f"  {c['n']}. {Path(c['source']).name}, {escape(c['location'])}: [dim]“{quote}”[/dim]")
+
+
 def _print_short_answer(answer: dict) -> None:
     if answer.get("short_answer"):
         out.print(f"[bold]Short answer:[/bold] {escape(answer['short_answer'])}", highlight=False)
@@ -177,11 +190,18 @@ def _print_searched(answer: dict) -> None:
         out.print(f"[dim]Searched for: {escape(answer['standalone_question'])}[/dim]", highlight=False)
 
 
-def _print_answer(answer: dict) -> None:
-    out.print(answer["answer"], highlight=False, markup=False)
+def _print_details(answer: dict) -> None:
+    """What follows an answer's text: the standalone question searched, the short answer, the citations
+    and, for an abstention, the closest passages."""
     _print_searched(answer)
     _print_short_answer(answer)
     _print_citations(answer)
+    _print_closest(answer)
+
+
+def _print_answer(answer: dict) -> None:
+    out.print(answer["answer"], highlight=False, markup=False)
+    _print_details(answer)
 
 
 def _print_review(request: dict) -> None:
@@ -263,9 +283,7 @@ def _show(result: RunResult, as_json: bool, streamed: bool) -> None:
     else:
         if streamed:
             out.print()
-            _print_searched(result.answer or {})
-            _print_short_answer(result.answer or {})
-            _print_citations(result.answer or {})
+            _print_details(result.answer or {})
         else:
             _print_answer(result.answer or {})
         err.print(f"[dim]thread {result.thread_id}[/dim]")
@@ -448,8 +466,7 @@ def chat(
         except typer.Exit:
             continue  # the error is printed; the conversation goes on
         out.print()
-        _print_searched(result.answer or {})
-        _print_citations(result.answer or {})
+        _print_details(result.answer or {})
 
 
 @app.command()

@@ -40,6 +40,7 @@ from citegraph.answers import (
 )
 from citegraph.context import RagContext
 from citegraph.ingest.chunking import BULLET, ITEM_NUMBER, fenced_spans, sentence_spans
+from citegraph.ingest.outline import Heading, SourceText, heading_at
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge, judge_for
@@ -335,6 +336,10 @@ NAMED_CLOSENESS = 0.60
 QUANTITY_WEIGHT = 0.1
 # An extract answer quotes the best sentence and at most this many in all.
 ANSWER_SENTENCES = 2
+# An abstention over retrieved passages shows this many of the best-ranked sentences (in different
+# sections) as where to read on: the gate refuses some answerable questions whose answer is a few lines
+# from the sentences it judged ("The default value is 200" under the pause's description in Lua's manual).
+CLOSEST_SHOWN = 3
 # The runner-up goes along when its answer score is at least this share of the best one's. On papers and
 # manuals the judge's scores are low and flat ("keep the errors RDD in memory": 0.25 for a sentence on
 # counting errors, 0.22 for "errors.persist()"), so which of the two answers is close to a coin toss; on
@@ -608,7 +613,7 @@ def extractive_answer(
     verdict = judged(question, hits, judge, store, exclude)
     ranked = verdict.ranked
     if not ranked or (gate and not verdict.answerable):
-        return abstention(question)
+        return abstention_over(question, ranked, store)
     best = ranked[0]
     picked = [best] + [
         c
@@ -650,6 +655,39 @@ def extractive_answer(
     return answer
 
 
+def closest_passages(ranked: list[Candidate], store: HybridStore) -> list[Citation]:
+    """Citations of the best of the ``ranked`` candidates, at most ``CLOSEST_SHOWN`` and one per section
+    (of a page, for a PDF; per passage where the source has no headings), best first: what an abstention
+    shows as where to read on."""
+    closest: list[Citation] = []
+    places: set[tuple[str, int | None, Heading | str]] = set()
+    texts: dict[str, str] = {}
+    for candidate in ranked:
+        hit = candidate.hit
+        if hit.source_id not in texts:
+            record = store.source(hit.source_id)
+            texts[hit.source_id] = record.text if record else hit.text
+        text = texts[hit.source_id]
+        section = heading_at(text.headings, candidate.start) if isinstance(text, SourceText) else None
+        place = (hit.source_id, hit.page, section or hit.chunk_id)
+        if place in places:
+            continue
+        places.add(place)
+        n = len(closest) + 1
+        closest.append(cite(n, hit.chunk_id, hit.source, text, candidate.start, candidate.end, hit.page))
+        if len(closest) == CLOSEST_SHOWN:
+            break
+    return closest
+
+
+def abstention_over(question: str, ranked: list[Candidate], store: HybridStore) -> Answer:
+    """The abstention, with the ``closest_passages`` of the judged ``ranked`` candidates when any were."""
+    answer = abstention(question)
+    if closest := closest_passages(ranked, store):
+        answer["closest"] = closest
+    return answer
+
+
 def short_answer(question: str, best: Candidate) -> str:
     """The span the judge found in the ``best`` sentence, where it can be shown as the short answer to
     ``question`` (``lexical.short_answer_fits``); "" otherwise. A quoted code block is its own short
@@ -687,8 +725,9 @@ def generated_answer(
     history: list[Turn] | None = None,
 ) -> Answer:
     """Have ``chat_model`` answer from the hits numbered [1]..[k]; citations are the chunks it cites."""
-    if not judged(question, hits, judge, store).answerable:
-        return abstention(question)  # the judge finds no answer in the passages: do not make the model guess
+    verdict = judged(question, hits, judge, store)
+    if not verdict.answerable:  # the judge finds no answer in the passages: do not make the model guess
+        return abstention_over(question, verdict.ranked, store)
     shown = [chunk_citation(n, hit, store) for n, hit in enumerate(hits, start=1)]
     turns = [(t["question"], t["answer"]) for t in history or []]
     messages = answer_messages(question, numbered_sources(shown), feedback, turns)

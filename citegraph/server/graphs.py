@@ -129,16 +129,23 @@ def _answer_from(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def enrich(answer: dict[str, Any]) -> dict[str, Any]:
-    """Fill the answer's flags; give each citation the ``source_id`` the passage endpoint takes."""
+    """Fill the answer's flags; give each citation (and each of an abstention's closest passages) the
+    ``source_id`` the passage endpoint takes."""
     from citegraph.ingest.pipeline import source_id_for
+
+    def with_source_id(c: dict[str, Any]) -> dict[str, Any]:
+        return (
+            {**c, "source_id": source_id_for(c["source"])}
+            if c.get("source") and c.get("chunk_id")
+            else dict(c)
+        )
 
     answer = dict(answer)
     answer.setdefault("abstained", False)
     answer.setdefault("verified", False)
-    answer["citations"] = [
-        {**c, "source_id": source_id_for(c["source"])} if c.get("source") and c.get("chunk_id") else dict(c)
-        for c in answer.get("citations") or []
-    ]
+    answer["citations"] = [with_source_id(c) for c in answer.get("citations") or []]
+    if answer.get("closest"):
+        answer["closest"] = [with_source_id(c) for c in answer["closest"]]
     return answer
 
 

@@ -5,7 +5,8 @@ The model name picks the graph, and optionally the chat model that writes the an
 (``CITEGRAPH_SERVER_CHAT_MODELS``, e.g. ``citegraph-rag/openai:gpt-4o-mini``; that answer is generated).
 The answer text keeps its [n] markers; the response carries what OpenAI's
 shape cannot as extra top-level fields: ``citations``, ``thread_id``, ``status`` ("completed" or "review"),
-``review`` (the interrupt, when a human must approve), ``abstained`` and ``verified``.
+``review`` (the interrupt, when a human must approve), ``abstained``, ``verified`` and ``closest`` (an
+abstention's closest passages: where to read on, not claims).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def _extras(outcome: RunOutcome) -> dict[str, Any]:
         "thread_id": outcome.thread_id,
         "status": outcome.status,
         "citations": answer.get("citations", []),
+        "closest": answer.get("closest", []),
         "abstained": bool(answer.get("abstained")),
         "verified": bool(answer.get("verified")),
         "short_answer": answer.get("short_answer", ""),

@@ -103,6 +103,12 @@ def test_ingest_ask_sources_and_remove(tmp_path: Path) -> None:
         "bridge.pdf",
     }
 
+    # An abstention says where the judge looked, numbered apart from citations (it cites nothing).
+    shown = citegraph("ask", "What colour was the schooner Pelican painted?", store=store)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("The documents do not say.\n\nClosest passages (not an answer):\n")
+    assert "  1. lighthouse.txt, line 7: “In the great storm of 1923" in shown.stdout
+
     removed = citegraph("ingest", "--remove", str(files["bridge"]), "--json", store=store)
     assert removed.returncode == 0 and json.loads(removed.stdout)["files"][0]["status"] == "removed"
     answer = json.loads(citegraph("ask", "Who designed the Kestrel bridge?", "--json", store=store).stdout)

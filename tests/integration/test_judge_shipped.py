@@ -74,6 +74,9 @@ def test_it_answers_with_the_sentence_that_answers(judge: Judge, embedder) -> No
 def test_it_abstains_when_the_passages_do_not_answer(judge: Judge, embedder) -> None:
     answer = extractive_answer("What is the capital of Peru?", _hits(PASSAGE, OPERA), _Store(embedder), judge)
     assert answer["abstained"], answer["answer"]
+    # It still says where it looked: sentences of the passages, quoted as written, cited by nothing.
+    assert answer["closest"] and all(c["quote"] in PASSAGE + OPERA for c in answer["closest"])
+    assert not answer["citations"] and "[" not in answer["answer"]
 
 
 @pytest.mark.parametrize(

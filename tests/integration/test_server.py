@@ -102,6 +102,19 @@ def test_openai_client_streaming_matches_the_answer(served) -> None:
     assert again.choices[0].message.content == text
 
 
+def test_an_abstention_carries_its_closest_passages(served) -> None:
+    server, _ = served
+    question = [{"role": "user", "content": "What colour was the schooner Pelican painted?"}]
+    completion = openai_client(server).chat.completions.create(model="citegraph-rag", messages=question)
+    extra = completion.model_extra
+    assert extra["abstained"] and not extra["citations"]
+    assert completion.choices[0].message.content == "The documents do not say."
+    # Where to read on: quoted as written, each with the source id the passage endpoint takes.
+    closest = extra["closest"]
+    check_citations(closest)
+    assert "Pelican" in closest[0]["quote"] and all(c["source_id"] for c in closest)
+
+
 def test_errors_reach_the_openai_client_as_its_exceptions(served) -> None:
     import openai
 

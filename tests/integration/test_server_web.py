@@ -92,6 +92,21 @@ def test_ask_stream_and_open_a_cited_passage(page, tmp_path: Path) -> None:
         shutil.copy(shot, Path(os.environ["CITEGRAPH_SCREENSHOT_DIR"]) / shot.name)
 
 
+def test_an_abstention_lists_the_closest_passages_and_opens_one(page) -> None:
+    ask(page, "What colour was the schooner Pelican painted?")
+    page.wait_for_selector(".msg.assistant:not(.pending)")
+    answer = page.locator(".msg.assistant").last
+    assert answer.locator(".text").inner_text() == "The documents do not say."
+    assert answer.locator(":scope > .citations").count() == 0  # nothing is cited
+    closest = answer.locator(".closest li")
+    assert closest.first.inner_text().startswith("1. lighthouse.txt")
+    closest.first.click()
+    mark = page.locator("#passage mark")
+    mark.wait_for()
+    assert "schooner Pelican" in mark.inner_text()
+    assert page.locator("#passage-title").inner_text().startswith("1. ")  # numbered as listed, not "[1]"
+
+
 def test_review_edit_in_the_page(page) -> None:
     """An edit is verified again: a sentence its cited passage does not support is dropped and the draft
     comes back for review with the verifier's notes; approving publishes what is left."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from citegraph.agents.answerer import (
+    CLOSEST_SHOWN,
     COVERAGE_PLACES,
     JUDGED_SENTENCES,
     NAMED_CLOSENESS,
@@ -16,6 +17,7 @@ from citegraph.agents.answerer import (
     candidate_sentences,
     chunks_inside_code,
     cited_quote,
+    closest_passages,
     gate_signals,
     goes_along,
     introduces,
@@ -30,6 +32,7 @@ from citegraph.agents.answerer import (
     weighted_terms,
 )
 from citegraph.agents.verifier import split_answer
+from citegraph.ingest.outline import Heading, SourceText
 from citegraph.models.judge import lexical
 from citegraph.models.judge.judge import AnswerJudgment
 from citegraph.retrieval.query import named_terms
@@ -306,6 +309,42 @@ def test_a_runner_up_scored_nearly_as_high_as_the_best_goes_along() -> None:
     standout = scored("The bridge opened in 1955.", 0.9, 0)
     assert not goes_along(close, standout, never)
     assert goes_along(close, standout, lambda score: score >= 0.1)
+
+
+def test_an_abstention_shows_the_closest_sentences_one_per_section() -> None:
+    sections = ["## Pause\n\n", "The pause sets the wait. ", "The default value is 200.\n\n"]
+    sections += ["## Step\n\n", "The step sets the speed.\n\n", "## Modes\n\n", "Two modes exist."]
+    text = "".join(sections)
+    headings = [Heading(text.index(f"## {t}"), 2, t) for t in ("Pause", "Step", "Modes")]
+    source = SourceText(text, headings)
+
+    class Sources:
+        def source(self, source_id: str) -> SimpleNamespace:
+            return SimpleNamespace(text=source)
+
+    chunk = Hit("c1", text, "s1", "manual.md", "Manual", 0, len(text), None, 1.0)
+    best_first = ["The pause sets the wait.", "The default value is 200.", "Two modes exist."]
+    best_first.append("The step sets the speed.")
+    ranked = [Candidate(chunk, text.index(s), text.index(s) + len(s), s, "") for s in best_first]
+    closest = closest_passages(ranked, Sources())  # type: ignore[arg-type]
+    # Best first, one per section (the default shares the pause's), each quoted exactly, numbered from 1.
+    assert [c["quote"] for c in closest] == [
+        "The pause sets the wait.",
+        "Two modes exist.",
+        "The step sets the speed.",
+    ]
+    assert [c["n"] for c in closest] == [1, 2, 3] and len(closest) == CLOSEST_SHOWN
+    assert all(text[c["start"] : c["end"]] == c["quote"] for c in closest)
+    assert closest[0]["location"].startswith("§ Pause") and closest[1]["location"].startswith("§ Modes")
+    assert closest_passages([], Sources()) == []  # type: ignore[arg-type]
+    # A source without headings: one per passage (chunk) instead.
+    source = SourceText(text.replace("## ", "   "))
+    other = Hit("c2", text, "s1", "manual.md", "Manual", 0, len(text), None, 1.0)
+    ranked[2].hit = other
+    assert [c["quote"] for c in closest_passages(ranked, Sources())] == [  # type: ignore[arg-type]
+        "The pause sets the wait.",
+        "Two modes exist.",
+    ]
 
 
 def test_a_chunk_opening_inside_a_code_block_cut_between_chunks_reads_it_as_code() -> None:

@@ -95,6 +95,20 @@ function appendMarkdown(parent, source) {
 }
 
 // Answer text with its [n] markers turned into buttons that open the cited passage.
+// A list of passages (citations, or an abstention's closest ones); each opens its passage when clicked.
+function passageList(passages, label) {
+  const list = el("ol", "citations");
+  for (const c of passages) {
+    const item = el("li");
+    item.dataset.n = c.n;
+    item.append(el("b", "", label(c)), document.createTextNode(`${basename(c.source)}, ${c.location}: `));
+    item.appendChild(el("span", "quote", "“" + shortQuote(c.quote, 160) + "”"));
+    item.addEventListener("click", () => openPassage(c, null, label(c).trim()));
+    list.appendChild(item);
+  }
+  return list;
+}
+
 function renderAnswer(container, answer) {
   const text = container.querySelector(".text");
   text.textContent = "";
@@ -112,7 +126,8 @@ function renderAnswer(container, answer) {
       appendMarkdown(text, part);
     }
   }
-  container.querySelector(".citations")?.remove();
+  container.querySelector(":scope > .citations")?.remove();
+  container.querySelector(".closest")?.remove();
   container.querySelector(".flags")?.remove();
   container.querySelector(".short")?.remove();
   container.querySelector(".searched")?.remove();
@@ -128,17 +143,13 @@ function renderAnswer(container, answer) {
     appendInline(short, answer.short_answer);
     text.after(short);
   }
-  if (citations.size) {
-    const list = el("ol", "citations");
-    for (const c of citations.values()) {
-      const item = el("li");
-      item.dataset.n = c.n;
-      item.append(el("b", "", `[${c.n}] `), document.createTextNode(`${basename(c.source)}, ${c.location}: `));
-      item.appendChild(el("span", "quote", "“" + shortQuote(c.quote, 160) + "”"));
-      item.addEventListener("click", () => openPassage(c, null));
-      list.appendChild(item);
-    }
-    container.appendChild(list);
+  if (citations.size) container.appendChild(passageList([...citations.values()], (c) => `[${c.n}] `));
+  if (answer.abstained && answer.closest && answer.closest.length) {
+    // Where the judge looked when it found no answer: places to read on, numbered apart from citations.
+    const closest = el("div", "closest");
+    closest.appendChild(el("b", "", "Closest passages (not an answer):"));
+    closest.appendChild(passageList(answer.closest, (c) => `${c.n}. `));
+    container.appendChild(closest);
   }
   // An abstention says so in the question's language (and an unverified draft says something else):
   // no flag repeats it in English.
@@ -164,13 +175,13 @@ function basename(path) {
   return (path || "").split(/[\\/]/).pop();
 }
 
-async function openPassage(citation, button) {
+async function openPassage(citation, button, label = `[${citation.n}]`) {
   document.querySelectorAll(".cite.active").forEach((b) => b.classList.remove("active"));
   if (button) button.classList.add("active");
   try {
     const p = await api(`/api/sources/${encodeURIComponent(citation.source_id)}/passage?start=${citation.start}&end=${citation.end}`);
     const where = citation.location || (p.page ? `page ${p.page}` : "");  // "p. 5, § 5.2 Leader election"
-    $("passage-title").textContent = `[${citation.n}] ${p.title || basename(p.source)}` + (where ? `, ${where}` : "");
+    $("passage-title").textContent = `${label} ${p.title || basename(p.source)}` + (where ? `, ${where}` : "");
     const box = $("passage");
     box.textContent = "";
     box.append(document.createTextNode((p.truncated_before ? "…" : "") + p.before));
@@ -242,7 +253,8 @@ async function ask(question) {
   message.classList.remove("pending");
   if (!final) throw new Error("the answer stream ended early");
   const answer = { ...(final.review ? final.review.answer : {}), answer: final.content || streamed,
-                   citations: final.citations, abstained: final.abstained, verified: final.verified,
+                   citations: final.citations, closest: final.closest, abstained: final.abstained,
+                   verified: final.verified,
                    short_answer: final.short_answer, standalone_question: final.standalone_question };
   renderAnswer(message, answer);
   if (final.status === "review") showReview(message, final.review);
