@@ -55,6 +55,8 @@ OTHER_SIGNALS = (
     "phrase_coverage",
     "name_coverage",
     "passage_similarity",
+    "max_passage_coverage",
+    "best_passage_coverage",
 )
 
 
@@ -139,6 +141,10 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
         "phrase_coverage": phrase_coverage(question, passages),
         "name_coverage": name_coverage(question, passages),
         "passage_similarity": max((h.similarity or 0.0) for h in hits),
+        # The question's terms held together in one passage (the best sentence's, or any), not across all:
+        # tried as a fifth signal, see benchmarks/results/answerable_gate_passage_coverage_*.json.
+        "max_passage_coverage": max(lexical.coverage(weights, h.text) for h in hits),
+        "best_passage_coverage": lexical.coverage(weights, top.hit.text),
     }
 
 
@@ -235,6 +241,9 @@ def choose(rows: list[dict[str, Any]], max_wrong: float) -> dict[str, Any]:
                 ("closeness", "answerable", "answer"),
                 shipped,
                 (*shipped, "answerable"),
+                (*shipped, "max_passage_coverage"),
+                (*shipped, "best_passage_coverage"),
+                (*shipped, "max_passage_coverage", "best_passage_coverage"),
                 every,
             )
         ],
