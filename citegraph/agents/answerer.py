@@ -336,6 +336,16 @@ NAMED_CLOSENESS = 0.60
 QUANTITY_WEIGHT = 0.1
 # An extract answer quotes the best sentence and at most this many in all.
 ANSWER_SENTENCES = 2
+# A short answer is shown when the judge is this sure of it: the answer score of its sentence times the
+# span's probability (how likely the sentence answers, and this span is its answer). The span head's own
+# threshold (0.089, held-out training examples) shows spans the judge barely believes in; on papers and
+# manuals those are mostly wrong ("Safety" for the states a Raft server can be in, 0.03; "pointer" for
+# what "#" returns, 0.04). Chosen on the development question sets (real_docs_dev, _cli, _code, _click,
+# _gunicorn; benchmarks/results/short_answer_likelihood.json): of the 15 short answers shown there, the 9
+# right ones score 0.144 and up, 4 of the 6 wrong ones below 0.08 (the other two 0.12 and 0.50). On XQuAD
+# 0.56 of the answerable questions keep a short answer instead of 0.72, and 0.505 of those are exact
+# instead of 0.432 (of the ones hidden, 0.18 were).
+SHORT_ANSWER_LIKELIHOOD = 0.1
 # An abstention over retrieved passages shows this many of the best-ranked sentences (in different
 # sections) as where to read on: the gate refuses some answerable questions whose answer is a few lines
 # from the sentences it judged ("The default value is 200" under the pause's description in Lua's manual).
@@ -689,12 +699,16 @@ def abstention_over(question: str, ranked: list[Candidate], store: HybridStore) 
 
 
 def short_answer(question: str, best: Candidate) -> str:
-    """The span the judge found in the ``best`` sentence, where it can be shown as the short answer to
-    ``question`` (``lexical.short_answer_fits``); "" otherwise. A quoted code block is its own short
-    answer: a span of it is a fragment ("$ uvicorn main"), and so is a code fence's language."""
-    if not best.judgment or not best.judgment.span or best.text.startswith("```"):
+    """The span the judge found in the ``best`` sentence, where the judge is sure enough of it
+    (``SHORT_ANSWER_LIKELIHOOD``) and it can be shown as the short answer to ``question``
+    (``lexical.short_answer_fits``); "" otherwise. A quoted code block is its own short answer: a span of
+    it is a fragment ("$ uvicorn main"), and so is a code fence's language."""
+    judgment = best.judgment
+    if not judgment or not judgment.span or best.text.startswith("```"):
         return ""
-    a, b = best.judgment.span
+    if judgment.score * judgment.span_score < SHORT_ANSWER_LIKELIHOOD:
+        return ""
+    a, b = judgment.span
     short = span_text(best.text, a, b)
     return short if lexical.short_answer_fits(question, short) and not on_fence_line(best.text, a) else ""
 

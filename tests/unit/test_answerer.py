@@ -11,6 +11,7 @@ from citegraph.agents.answerer import (
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
     RUNNER_UP_SHARE,
+    SHORT_ANSWER_LIKELIHOOD,
     Candidate,
     adjoins,
     answers_at_all,
@@ -464,6 +465,21 @@ def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert not lexical.short_answer_fits("Which product is System X?", "Figure 5")
     assert not lexical.short_answer_fits("What is fd's default maximum search depth?", "-d")
     assert lexical.short_answer_fits("Which flag sets how deep fd searches?", "--max-depth")
+
+
+def test_a_short_answer_the_judge_barely_believes_in_is_not_shown() -> None:
+    question = "What states can a server be in?"
+    sentence = "Safety: the key property is that no two servers apply different commands."
+
+    def best(score: float, span_score: float) -> Candidate:
+        candidate = Candidate(hit(sentence), 0, len(sentence), sentence, "")
+        candidate.judgment = AnswerJudgment(score, (0, 6), span_score)
+        return candidate
+
+    assert short_answer(question, best(0.34, 0.09)) == ""  # 0.03: a guess
+    sure = SHORT_ANSWER_LIKELIHOOD / 0.5
+    assert short_answer(question, best(0.5, sure)) == "Safety"
+    assert short_answer(question, best(0.5, sure * 0.99)) == ""
 
 
 def test_a_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:
