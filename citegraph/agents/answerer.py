@@ -561,6 +561,15 @@ def goes_along(candidate: Candidate, best: Candidate, answers: Callable[[float],
     )
 
 
+def repeats(candidate: Candidate, best: Candidate) -> bool:
+    """Whether quoting ``candidate`` beside ``best`` would say nothing new: it overlaps ``best`` in the same
+    source, or it has the same words (a PDF may draw a page's text twice: VM-FT's page 8 quoted one
+    sentence as [1] and [2])."""
+    same_source = candidate.hit.source_id == best.hit.source_id
+    overlapping = same_source and candidate.start < best.end and best.start < candidate.end
+    return overlapping or candidate.text.split() == best.text.split()
+
+
 def cited_quote(quote: str, n: int) -> str:
     """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
     takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
@@ -626,10 +635,7 @@ def extractive_answer(
         return abstention_over(question, ranked, store)
     best = ranked[0]
     picked = [best] + [
-        c
-        for c in ranked[1:max_sentences]
-        if goes_along(c, best, verdict.answers)
-        and not (c.hit.source_id == best.hit.source_id and c.start < best.end and best.start < c.end)
+        c for c in ranked[1:max_sentences] if goes_along(c, best, verdict.answers) and not repeats(c, best)
     ]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 

@@ -27,6 +27,7 @@ from citegraph.agents.answerer import (
     on_fence_line,
     ranked_score,
     referent_start,
+    repeats,
     short_answer,
     shortlist,
     span_text,
@@ -346,6 +347,16 @@ def test_an_abstention_shows_the_closest_sentences_one_per_section() -> None:
         "The pause sets the wait.",
         "Two modes exist.",
     ]
+
+
+def test_a_runner_up_saying_the_same_words_again_is_not_quoted() -> None:
+    sentence = "The logging channel could be a bottleneck."
+    best = Candidate(hit("x"), 0, len(sentence), sentence, "")
+    drawn_twice = Candidate(hit("x"), 900, 900 + len(sentence) + 1, sentence.replace(" ", "\n", 1), "")
+    overlapping = Candidate(hit("x"), 10, 60, "channel could be a bottleneck. It is rare.", "")
+    elsewhere = Candidate(hit("x"), 900, 940, "The channel carries log entries.", "")
+    assert repeats(drawn_twice, best) and repeats(overlapping, best)
+    assert not repeats(elsewhere, best)
 
 
 def test_a_chunk_opening_inside_a_code_block_cut_between_chunks_reads_it_as_code() -> None:
