@@ -94,7 +94,6 @@ function appendMarkdown(parent, source) {
   appendInline(parent, source.slice(last));
 }
 
-// Answer text with its [n] markers turned into buttons that open the cited passage.
 // A list of passages (citations, or an abstention's closest ones); each opens its passage when clicked.
 function passageList(passages, label) {
   const list = el("ol", "citations");
@@ -109,6 +108,7 @@ function passageList(passages, label) {
   return list;
 }
 
+// Answer text with its [n] markers turned into buttons that open the cited passage.
 function renderAnswer(container, answer) {
   const text = container.querySelector(".text");
   text.textContent = "";
