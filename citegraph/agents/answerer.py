@@ -613,6 +613,15 @@ def on_fence_line(text: str, offset: int) -> bool:
     return line.startswith(("```", "~~~"))
 
 
+def source_text(hit: Hit, store: HybridStore, read: dict[str, str]) -> str:
+    """The whole text of ``hit``'s source, which a candidate's offsets count in (the hit's own text where
+    the store holds no record), read once per source into ``read``."""
+    if hit.source_id not in read:
+        record = store.source(hit.source_id)
+        read[hit.source_id] = record.text if record else hit.text
+    return read[hit.source_id]
+
+
 def extractive_answer(
     question: str,
     hits: list[Hit],
@@ -643,10 +652,7 @@ def extractive_answer(
     quoted: list[tuple[Hit, int, int]] = []  # (hit, start, end) of each quote, in reading order
     for candidate in picked:
         hit = candidate.hit
-        if hit.source_id not in source_texts:
-            record = store.source(hit.source_id)
-            source_texts[hit.source_id] = record.text if record else hit.text
-        text = source_texts[hit.source_id]
+        text = source_text(hit, store, source_texts)
         start = (
             introduction_start(text, candidate.start)
             if candidate.text.startswith("```")
@@ -680,10 +686,7 @@ def closest_passages(ranked: list[Candidate], store: HybridStore) -> list[Citati
     texts: dict[str, str] = {}
     for candidate in ranked:
         hit = candidate.hit
-        if hit.source_id not in texts:
-            record = store.source(hit.source_id)
-            texts[hit.source_id] = record.text if record else hit.text
-        text = texts[hit.source_id]
+        text = source_text(hit, store, texts)
         section = heading_at(text.headings, candidate.start) if isinstance(text, SourceText) else None
         place = (hit.source_id, hit.page, section or hit.chunk_id)
         if place in places:
