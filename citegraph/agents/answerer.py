@@ -43,6 +43,7 @@ from citegraph.ingest.chunking import BULLET, ITEM_NUMBER, fenced_spans, sentenc
 from citegraph.ingest.outline import Heading, SourceText, heading_at
 from citegraph.ingest.thai import has_thai
 from citegraph.models.judge import lexical
+from citegraph.models.judge.gate import shipped_gate
 from citegraph.models.judge.judge import ANSWERABLE_SENTENCES, AnswerJudgment, Judge, judge_for
 from citegraph.models.registry import load_chat_model
 from citegraph.resources import pipeline_for
@@ -176,6 +177,16 @@ FRAGMENT_WORDS = 5
 # A line of a command's help listing: an option opening the line, its description after it, and the
 # lines indented under it ("  -d, --max-depth <depth>   Set maximum search depth (default: none)").
 OPTION_LINE = re.compile(r"^([ \t]*)-{1,2}[A-Za-z].*(?:\n\1[ \t]+(?!-)\S.*)*", re.M)
+# What comes before such a line when it opens an option's entry: a blank line, or nothing, or (a listing
+# being indented) any line. A flush-left line after another is prose wrapped before an option's name ("...
+# blank lines are ignored unless the\n--posix-pattern-file option is also provided. An empty file contains
+# no"), whose line is no unit: quoted, it ends mid-sentence.
+ENTRY_START = re.compile(r"(?:\A|\n[ \t]*\n)\Z")
+
+
+def opens_entry(text: str, line: re.Match[str]) -> bool:
+    """Whether the ``OPTION_LINE`` match ``line`` opens an option's entry of a listing in ``text``."""
+    return bool(line.group(1)) or ENTRY_START.search(text, 0, line.start()) is not None
 
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
@@ -234,7 +245,9 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     units += [
         (m.start() + len(m.group(1)), m.end(), "")
         for m in OPTION_LINE.finditer(text)
-        if len(m.group().split()) <= MAX_ITEM_WORDS and (m.start() + len(m.group(1)), m.end()) not in whole
+        if opens_entry(text, m)
+        and len(m.group().split()) <= MAX_ITEM_WORDS
+        and (m.start() + len(m.group(1)), m.end()) not in whole
     ]
     return sorted(units, key=lambda unit: (unit[0], -unit[1]))
 
@@ -304,23 +317,25 @@ JUDGED_SENTENCES = 8
 # benchmarks/answer_rank_choose.py): 0 places 48 right, 1 to 3 places 49 (the least is kept), 4 places
 # 48; judging 12 sentences without such places also scored 48.
 COVERAGE_PLACES = 1
-# The abstention gate: the best sentences answer the question when the log-odds
-# ``ABSTENTION_BIAS + sum(ABSTENTION_WEIGHTS[s] * signal s)`` is at least 0 (``answers_at_all``), over
-# ``gate_signals``: the bi-encoder closeness of the closest candidate, the judge's answer score of the best,
-# and the share of the question's weighted terms (``lexical.coverage``) in the retrieved passages and in
-# the best sentences. A logistic regression fitted on SQuAD v1.1 train (48 articles, 1,161 questions,
-# each with its paragraph and with it removed; benchmarks/answerable_gate_choose.py), the bias shifted so
-# that it abstains on at most 8% of the questions with their paragraph. Cross-validated by article there,
-# with the 6-layer judge: 0.080 abstention with the paragraph, 0.830 without (the 3-layer judge's gate:
-# 0.087 and 0.799; the closeness gate before the judge: 0.096 and 0.705). Term coverage is what the
-# bi-encoder and the judge miss: a passage about the same article, close in topic, lacks the question's
-# rarest terms. Adding the answerable head there raised abstention by 0.004 without the paragraph and by
-# 0.002 with it (and left the development question sets at 61 of 88 right), for one more pass of the judge
-# per question, so the gate does not run it.
-ABSTENTION_WEIGHTS = {"closeness": 5.221, "answer": 5.011, "passage_coverage": 1.035, "best_coverage": 2.388}
-ABSTENTION_BIAS = -6.914
+# The abstention gate (``gate.shipped_gate``, a small network fitted on SQuAD v1.1 train questions asked
+# with their paragraph and with it removed; benchmarks/answerable_gate_choose.py) reads ``gate_signals``:
+# the bi-encoder closeness of the closest candidate, the judge's answer score of the best, the retrieved
+# passages' closeness to the question, and how much of the question's weighted terms
+# (``lexical.coverage``) and names the passages and the best sentence's passage hold. Term coverage is
+# what the bi-encoder and the judge miss: a passage about the same article, close in topic, lacks the
+# question's rarest terms. The answerable head earned nothing there beside these signals, for one more
+# pass of the judge per question, so the gate does not run it.
+GATE_SIGNALS = (
+    "closeness",
+    "answer",
+    "passage_similarity",
+    "best_passage_coverage",
+    "best_coverage",
+    "name_coverage",
+)
+
 # The bi-encoder reads "--follow" as "follow": when the best sentence holds every name the question gives,
-# its closeness counts as at least this (the closeness gate's threshold before ``ABSTENTION_WEIGHTS``, set
+# its closeness counts as at least this (the closeness gate's threshold before the judge, set
 # in issue 4 on a tenth of XQuAD).
 NAMED_CLOSENESS = 0.60
 # What a stated quantity adds to the judge's answer score when the question asks for one: on papers and
@@ -454,31 +469,34 @@ def judged(
     # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), nor one
     # asking for a default by sentences that speak of none, however close.
     fits = lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]])
-    answerable = fits and answers_at_all(gate_signals(terms, weights, ranked, hits))
+    answerable = fits and answers_at_all(gate_signals(question, weights, ranked, hits))
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
 def gate_signals(
-    terms: list[str], weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit]
+    question: str, weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit]
 ) -> dict[str, float]:
-    """What the abstention gate weighs (``ABSTENTION_WEIGHTS``) for judged ``ranked`` candidates of
-    ``hits``; ``terms``: the question's exact names (``named_terms``), ``weights``: its
-    ``weighted_terms``."""
-    best = ranked[:ANSWERABLE_SENTENCES]
+    """What the abstention gate (``gate.shipped_gate``) reads for judged ``ranked`` candidates of ``hits``
+    (``GATE_SIGNALS``); ``weights``: the question's ``weighted_terms``."""
+    terms = named_terms(question)
     closeness = max(c.score for c in ranked)
     if terms and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0:
         closeness = max(closeness, NAMED_CLOSENESS)
+    best = ranked[:ANSWERABLE_SENTENCES]
     return {
         "closeness": closeness,
         "answer": ranked[0].answer_score,
-        "passage_coverage": lexical.coverage(weights, "\n".join(h.text for h in hits)),
+        "passage_similarity": max((h.similarity or 0.0) for h in hits),
+        # The question's terms held together in the best sentence's passage, and in the best sentences.
+        "best_passage_coverage": lexical.coverage(weights, ranked[0].hit.text),
         "best_coverage": lexical.coverage(weights, "\n".join(f"{c.previous} {c.text}" for c in best)),
+        "name_coverage": lexical.proper_name_coverage(question, "\n".join(h.text for h in hits)),
     }
 
 
-def answers_at_all(signals: dict[str, float]) -> bool:
+def answers_at_all(signals: Mapping[str, float]) -> bool:
     """The abstention gate's verdict on ``gate_signals``: whether the best sentences answer at all."""
-    return ABSTENTION_BIAS + sum(w * signals[name] for name, w in ABSTENTION_WEIGHTS.items()) >= 0
+    return shipped_gate().answers(signals)
 
 
 # A line break before a list's item ("\n* From the `.env` file."): kept in a quote, so the list reads as

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from citegraph.agents.answerer import (
     CLOSEST_SHOWN,
     COVERAGE_PLACES,
+    GATE_SIGNALS,
     JUDGED_SENTENCES,
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
@@ -36,14 +37,17 @@ from citegraph.agents.answerer import (
 from citegraph.agents.verifier import split_answer
 from citegraph.ingest.outline import Heading, SourceText
 from citegraph.models.judge import lexical
+from citegraph.models.judge.gate import shipped_gate
 from citegraph.models.judge.judge import AnswerJudgment
 from citegraph.retrieval.query import named_terms
 from citegraph.retrieval.store import Hit
 from citegraph.retrieval.tokenizer import tokenize
 
 
-def hit(text: str, start: int = 100) -> Hit:
-    return Hit("c1", text, "s1", "paper.pdf", "Paper", start, start + len(text), 3, 1.0)
+def hit(text: str, start: int = 100, similarity: float | None = None) -> Hit:
+    return Hit(
+        "c1", text, "s1", "paper.pdf", "Paper", start, start + len(text), 3, 1.0, similarity=similarity
+    )
 
 
 def test_a_heading_glued_to_a_sentence_is_left_out_of_the_candidate() -> None:
@@ -452,6 +456,24 @@ def test_each_option_of_a_help_listing_is_a_candidate() -> None:
     assert "--changed-within <dur>  Filter by file modification time" in found
 
 
+def test_prose_wrapped_before_an_option_name_is_no_option_entry() -> None:
+    # pcre2grep's man page: entries open flush left after a blank line; its prose wraps before names.
+    page = (
+        "Blank lines are ignored unless the\n"
+        "--posix-pattern-file option is also provided. An empty file contains no\n"
+        "patterns and therefore matches nothing.\n\n"
+        "--posix-pattern-file\n"
+        "When patterns are provided with the -f option, do not trim white space."
+    )
+    found = [c.text for c in candidate_sentences([hit(page)])]
+    assert not [t for t in found if t.endswith("contains no")]
+    assert (
+        "--posix-pattern-file\nWhen patterns are provided with the -f option, do not trim white space."
+        in found
+    )
+    assert "An empty file contains no\npatterns and therefore matches nothing." in found
+
+
 def test_a_short_answer_is_shown_only_where_it_answers() -> None:
     assert lexical.short_answer_fits("How long is an idle connection kept?", "5 seconds")
     assert lexical.short_answer_fits("Which EC2 nodes were used?", "m1.xlarge EC2 nodes")
@@ -564,12 +586,16 @@ def test_the_gate_weighs_how_much_of_the_question_the_passages_hold() -> None:
     stored = "Chunkservers store chunks as Linux files."
     encrypted = "Chunk data on disk is protected by encryption with AES."
     store = _Store(stored, encrypted, "The master keeps metadata in memory.", "Leases time out.")
-    # The same closeness and answer score: only what the passages hold of the question differs.
+    # The same closeness, answer score and passage similarity: only what the passages hold of the
+    # question differs.
     weights = weighted_terms(question, store)
-    lacking = gate_signals([], weights, [_judged(stored, 0.4, 0.7)], [hit(stored)])
-    holding = gate_signals([], weights, [_judged(encrypted, 0.4, 0.7)], [hit(encrypted)])
-    assert lacking["passage_coverage"] < 0.25 and holding["passage_coverage"] == 1.0
-    assert (lacking["closeness"], lacking["answer"]) == (0.7, 0.4)
+    lacking = gate_signals(question, weights, [_judged(stored, 0.4, 0.7)], [hit(stored, similarity=0.6)])
+    holding = gate_signals(
+        question, weights, [_judged(encrypted, 0.4, 0.7)], [hit(encrypted, similarity=0.6)]
+    )
+    assert set(lacking) == set(GATE_SIGNALS) == set(shipped_gate().signals)
+    assert lacking["best_passage_coverage"] < 0.25 and holding["best_passage_coverage"] == 1.0
+    assert (lacking["closeness"], lacking["answer"], lacking["passage_similarity"]) == (0.7, 0.4, 0.6)
     assert not answers_at_all(lacking) and answers_at_all(holding)
 
 
@@ -579,9 +605,15 @@ def test_a_sentence_holding_every_name_asked_about_counts_as_close() -> None:
     store = _Store(text, "Other text.")
     far = [_judged(text, 0.6, 0.3)]
     weights = weighted_terms(question, store)
-    assert gate_signals([], weights, far, [hit(text)])["closeness"] == 0.3
-    named = gate_signals(named_terms(question), weights, far, [hit(text)])
-    assert named["closeness"] == NAMED_CLOSENESS
+    assert gate_signals("What does it do?", weights, far, [hit(text)])["closeness"] == 0.3
+    assert gate_signals(question, weights, far, [hit(text)])["closeness"] == NAMED_CLOSENESS
+
+
+def test_the_gate_reads_the_names_a_question_gives() -> None:
+    # Capitalised words after the first, and numbers; "I" names nothing ("How do I ...?").
+    assert lexical.proper_name_coverage("How do I count options?", "count=True counts them") == 1.0
+    assert lexical.proper_name_coverage("Did Chopin leave Warsaw in 1830?", "Chopin left Warsaw.") == 2 / 3
+    assert lexical.proper_name_coverage("Who wrote it?", "") == 1.0
 
 
 def test_question_words_are_not_content_terms() -> None:

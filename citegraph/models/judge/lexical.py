@@ -82,6 +82,15 @@ def coverage(weights: Mapping[str, float], sentence: str, previous: str = "") ->
     return found / total
 
 
+def proper_name_coverage(question: str, text: str) -> float:
+    """Share of the question's names (its capitalised words but the first and "I", and its numbers) that
+    ``text`` holds, in any case; 1 when it names none."""
+    asked = re.findall(r"\w+", question)[1:]
+    names = {w.lower() for w in asked if (w[0].isupper() and w != "I") or w[0].isdigit()}
+    here = {w.lower() for w in re.findall(r"\w+", text)}
+    return len(names & here) / len(names) if names else 1.0
+
+
 def says_answers(score: float) -> bool:
     """Whether a coverage says the sentence answers the question."""
     return score >= ANSWER_COVERAGE
