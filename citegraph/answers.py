@@ -164,6 +164,17 @@ def is_fragment(text: str) -> bool:
     return len(words(strip_markers(text))) < MIN_CLAIM_WORDS
 
 
+# How a sentence introducing what follows it ends: a colon, or (in HTTPX's and Starlette's docs, "You can
+# still enable behaviour to automatically follow redirects, but you need to do so explicitly..." right
+# before the code that does it) an ellipsis.
+INTRODUCTION_END = re.compile(r"(?::|\.\.\.|…)\Z")
+
+
+def introduces_next(sentence: str) -> bool:
+    """Whether ``sentence`` ends as one introducing what follows it (``INTRODUCTION_END``)."""
+    return INTRODUCTION_END.search(sentence) is not None
+
+
 def strip_markers(text: str) -> str:
     """``text`` without its [n] markers."""
     return MARKER.sub("", text)

@@ -31,6 +31,7 @@ from citegraph.answers import (
     Citation,
     abstention,
     cite,
+    introduces_next,
     is_fragment,
     joined,
     markers,
@@ -191,12 +192,13 @@ def opens_entry(text: str, line: re.Match[str]) -> bool:
 
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence (a
-    code block is one, if ``quotable_code``; a sentence ending in ":" only with the code block or the list of
-    short items, ``LISTED_WORDS``, it introduces), every option's line of a help listing (``OPTION_LINE``),
-    and, whole, every short list item with a fragment in it. An option's item ("* Keep-Alive. Defaults to 5
-    seconds. Between requests, ...") holds its answer in a fragment that means nothing without the rest of
-    the item. The item's sentences stay candidates on their own, and an item of whole sentences is not made
-    one, because the judge scores a longer text higher whether or not it answers."""
+    code block is one, if ``quotable_code``; a sentence ending in ":" or "..." (``introduces_next``) only
+    with the code block or the list of short items, ``LISTED_WORDS``, it introduces), every option's line
+    of a help listing (``OPTION_LINE``), and, whole, every short list item with a fragment in it. An
+    option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in a
+    fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
+    own, and an item of whole sentences is not made one, because the judge scores a longer text higher
+    whether or not it answers."""
     sentences = sentence_spans(text)
     before = {a: text[c:d] for (a, _), (c, d) in zip(sentences[1:], sentences, strict=False)}
     units = [(a, b, before.get(a, "")) for a, b in sentences]
@@ -219,14 +221,14 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     ]
     promises = set()
     for (a, b), (c, d) in itertools.pairwise(sentences):
-        if text[a:b].endswith(":") and text.startswith("```", c) and quotable_code(text[c:d]):
+        if introduces_next(text[a:b]) and text.startswith("```", c) and quotable_code(text[c:d]):
             units.append((a, d, before.get(a, "")))
             promises.add((a, b))
     # Likewise a sentence introducing a list of short items ("The order in which configuration values are
     # read is:" then "* From an environment variable." ...): the list is what it promises, quoted with it.
     # A list with a longer item is a series of statements, each a candidate of its own: never a part of it.
     for a, b in sentences:
-        if not text[a:b].endswith(":"):
+        if not introduces_next(text[a:b]):
             continue
         end, short = b, True
         for i, j in items:
@@ -302,8 +304,10 @@ def candidate_sentences(
                 candidates.append(Candidate(hit, hit.start + a, hit.start + b, sentence, previous))
     # A chunk ending in a sentence that introduces a code block ("To send files, write:") has the block in
     # the next chunk; where that chunk was retrieved too, the sentence goes only with its block there.
-    introduced = {(c.hit.source_id, c.start) for c in candidates if not c.text.endswith(":")}
-    return [c for c in candidates if not c.text.endswith(":") or (c.hit.source_id, c.start) not in introduced]
+    introduced = {(c.hit.source_id, c.start) for c in candidates if not introduces_next(c.text)}
+    return [
+        c for c in candidates if not introduces_next(c.text) or (c.hit.source_id, c.start) not in introduced
+    ]
 
 
 # The judge reads only the bi-encoder's best candidates: each judged sentence costs a cross-encoder pass,
@@ -538,7 +542,7 @@ def introduction_start(text: str, start: int) -> int:
     `-H` option:" right before it), else ``start``: a code block is quoted with its introduction, which the
     judge often ranks below the bare block, or which the chunk holding the block may have left out."""
     span = sentence_before(text, start)
-    if span and text[slice(*span)].endswith(":") and not text[span[1] : start].strip():
+    if span and introduces_next(text[slice(*span)]) and not text[span[1] : start].strip():
         return span[0]
     return start
 
@@ -591,14 +595,17 @@ def repeats(candidate: Candidate, best: Candidate) -> bool:
 def cited_quote(quote: str, n: int) -> str:
     """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
     takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
-    last fragment with the sentence before it). The quote's own bracketed references ("GFS [8] stores ...")
-    are dropped: they would read as our markers. Spacing is ``folded``: a code block's lines and a list's
-    items keep their line breaks."""
+    last fragment with the sentence before it), nor does a sentence introducing a code block
+    (``introduces_next``). The quote's own bracketed references ("GFS [8] stores ...") are dropped: they
+    would read as our markers. Spacing is ``folded``: a code block's lines and a list's items keep their
+    line breaks."""
     text = folded(strip_markers(quote))
     spans: list[tuple[int, int]] = []
     for a, b in sentence_spans(text):
         if spans and is_item_mark(text[slice(*spans[-1])]):
             a = spans.pop()[0]  # a numbered item's number goes with its item: "1. Environment variables."
+        elif spans and introduces_next(text[slice(*spans[-1])]) and text.startswith("```", a):
+            a = spans.pop()[0]  # an introduction goes with its code: "the following configuration... ```"
         spans.append((a, b))
     parts = [text[a:b] for a, b in spans] or [text]
     marked = [not is_fragment(part) for part in parts]
@@ -616,7 +623,7 @@ def introduces(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) ->
     other, a, b = before
     if other.source_id != hit.source_id:
         return False
-    return start <= b or (text[a:b].endswith(":") and not text[b:start].strip())
+    return start <= b or (introduces_next(text[a:b]) and not text[b:start].strip())
 
 
 def span_text(sentence: str, start: int, end: int) -> str:

@@ -30,6 +30,7 @@ from citegraph.answers import (
     UNVERIFIED_TEXTS,
     Answer,
     abstention,
+    introduces_next,
     is_fragment,
     joined,
     markers,
@@ -197,10 +198,14 @@ def split_answer(answer: str) -> list[tuple[str, str, tuple[int, ...]]]:
             continue
         cites = tuple(markers(sentence))
         # A fragment is read with its neighbour (see the module docstring): a quoted list item ("Keep-Alive.
-        # Defaults to 5 seconds [1].") is one claim with one marker.
-        if result and not result[-1][2] and (is_fragment(result[-1][1]) or (cites and is_fragment(claim))):
-            before, before_claim, _ = result.pop()
-            sentence, claim = f"{before} {sentence}", f"{before_claim} {claim}"
+        # Defaults to 5 seconds [1].") is one claim with one marker; so is a sentence introducing a code
+        # block ("... you need to do so explicitly..." then the code [2]).
+        if result and not result[-1][2]:
+            before_claim = result[-1][1]
+            fragment = is_fragment(before_claim) or (cites and is_fragment(claim))
+            if fragment or (introduces_next(before_claim) and claim.startswith("```")):
+                before, before_claim, _ = result.pop()
+                sentence, claim = f"{before} {sentence}", f"{before_claim} {claim}"
         result.append((sentence, claim, cites))
     return result
 

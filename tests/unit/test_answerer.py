@@ -262,6 +262,18 @@ def test_a_sentence_introducing_code_goes_with_it() -> None:
     assert [c.text for c in both] == ["It raises on a failure.", next_chunk, block]
 
 
+def test_a_sentence_ending_in_an_ellipsis_before_code_introduces_it() -> None:
+    # HTTPX's docs introduce their examples so: "... but you need to do so explicitly..." then the code.
+    code = "```python\nclient = httpx.Client(follow_redirects=True)\n```"
+    intro = "You can still enable redirects, but you need to do so explicitly..."
+    found = [c.text for c in candidate_sentences([hit(f"{intro}\n\n{code}\n\nThe chunk ends right here...")])]
+    assert found == [f"{intro}\n\n{code}", code, "The chunk ends right here..."]
+    text = cited_quote(found[0], 2)
+    assert text == f"{intro} {code} [2]"
+    ((_, claim, cites),) = split_answer(text)
+    assert cites == (2,) and claim.startswith(intro)
+
+
 def test_a_quoted_code_block_keeps_its_lines_and_one_marker() -> None:
     code = '```python\nclient = TestClient(app)\n\n# Set headers. Then send.\nclient.get("/")\n```'
     text = cited_quote(f"You can do:\n\n{code}", 1)
