@@ -422,11 +422,26 @@ def test_the_judge_also_reads_the_sentences_holding_the_rare_terms_of_the_questi
     candidates = candidate_sentences([hit(" ".join([*close, answer]))])
     question = "What exit status does pcre2grep return when nothing matched?"
     weights = lexical.question_weights(question, lambda terms: dict.fromkeys(terms, 1), 10)
-    picked = shortlist(candidates, weights)
+    picked = shortlist(question, candidates, weights)
     assert len(picked) == JUDGED_SENTENCES
     assert picked[: JUDGED_SENTENCES - COVERAGE_PLACES] == candidates[: JUDGED_SENTENCES - COVERAGE_PLACES]
     assert answer in [c.text for c in picked[JUDGED_SENTENCES - COVERAGE_PLACES :]]
-    assert shortlist(candidates[:3], weights) == candidates[:3]
+    assert shortlist(question, candidates[:3], weights) == candidates[:3]
+
+
+def test_the_judge_also_reads_the_closest_sentence_giving_what_is_asked() -> None:
+    # HTTPX's docs: the sentences about timeouts come closer to the question than the one with the number.
+    names = "connect read write pool stream upload download redirect proxy handshake close".split()
+    close = [f"HTTPX applies timeouts to every {name} operation it makes." for name in names]
+    number = "The default timeout for network inactivity is five seconds."
+    candidates = candidate_sentences([hit(" ".join([*close, "Servers wait long.", number]))])
+    question = "How long will httpx wait before giving up on a request?"
+    weights = lexical.question_weights(question, lambda terms: dict.fromkeys(terms, 1), 10)
+    picked = [c.text for c in shortlist(question, candidates, weights)]
+    assert len(picked) == JUDGED_SENTENCES + 1 and picked[-1] == number
+    # A question asking for no quantity, or one whose shortlist states one already, gets no such place.
+    assert len(shortlist("Why does httpx wait?", candidates, weights)) == JUDGED_SENTENCES
+    assert shortlist(question, candidates[-3:], weights) == candidates[-3:]
 
 
 def test_a_sentence_naming_what_the_question_names_goes_first() -> None:
