@@ -333,8 +333,15 @@ COVERAGE_PLACES = 1
 # passages' closeness to the question, and how much of the question's weighted terms
 # (``lexical.coverage``) and names the passages and the best sentence's passage hold. Term coverage is
 # what the bi-encoder and the judge miss: a passage about the same article, close in topic, lacks the
-# question's rarest terms. The answerable head earned nothing there beside these signals, for one more
-# pass of the judge per question, so the gate does not run it.
+# question's rarest terms. Cross-validated by article on 240 articles (5,534 questions): 0.084 abstention
+# with the paragraph, 0.799 without, against 0.080 and 0.771 for the logistic regression over four signals
+# it replaced (XQuAD, all questions: 0.8555 and 0.0605 against 0.8277 and 0.0664). On papers and manuals it
+# abstains less: on the development question sets 13 of 21 unanswerable questions against 16, and 1 of 82
+# answerable ones against 5 (75 right against 76; no shift of its threshold does better there). The
+# answerable head earned nothing beside these signals, for one more pass of the judge per question, and
+# the rarest question term the passages lack (which SQuAD's annotators, writing from the paragraph,
+# always use) made the gate abstain on users' own words (networks reading it: mostly 68 to 73 right there), so
+# neither is read.
 GATE_SIGNALS = (
     "closeness",
     "answer",
@@ -483,15 +490,28 @@ def judged(
     # bytes trigger the high water mark?" - "If the write buffer passes a high water mark, ..."), nor one
     # asking for a default by sentences that speak of none, however close.
     fits = lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]])
-    answerable = fits and answers_at_all(gate_signals(question, weights, ranked, hits))
+    similarity = passage_similarity(question, hits, judge)
+    answerable = fits and answers_at_all(gate_signals(question, weights, ranked, hits, similarity))
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
 
+def passage_similarity(question: str, hits: list[Hit], judge: Judge) -> float:
+    """The closest hit's dense similarity to the question: retrieval's, or for a hit that carries none (a
+    BM25-only hit, an app's pipeline) the judge's bi-encoder cosine; the gate must not read it as 0."""
+    known = [h.similarity for h in hits if h.similarity is not None]
+    unscored = [h.text for h in hits if h.similarity is None]
+    if unscored:
+        vectors = judge.embedder.embed_sentences([question, *unscored])
+        known += (vectors[1:] @ vectors[0]).tolist()
+    return max(known, default=0.0)
+
+
 def gate_signals(
-    question: str, weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit]
+    question: str, weights: Mapping[str, float], ranked: list[Candidate], hits: list[Hit], similarity: float
 ) -> dict[str, float]:
     """What the abstention gate (``gate.shipped_gate``) reads for judged ``ranked`` candidates of ``hits``
-    (``GATE_SIGNALS``); ``weights``: the question's ``weighted_terms``."""
+    (``GATE_SIGNALS``); ``weights``: the question's ``weighted_terms``, ``similarity``: the hits'
+    ``passage_similarity``."""
     terms = named_terms(question)
     closeness = max(c.score for c in ranked)
     if terms and lexical.named_share(terms, ranked[0].text, ranked[0].previous) == 1.0:
@@ -500,7 +520,7 @@ def gate_signals(
     return {
         "closeness": closeness,
         "answer": ranked[0].answer_score,
-        "passage_similarity": max((h.similarity or 0.0) for h in hits),
+        "passage_similarity": similarity,
         # The question's terms held together in the best sentence's passage, and in the best sentences.
         "best_passage_coverage": lexical.coverage(weights, ranked[0].hit.text),
         "best_coverage": lexical.coverage(weights, "\n".join(f"{c.previous} {c.text}" for c in best)),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
+import pytest
+
 from citegraph.agents.answerer import (
     CLOSEST_SHOWN,
     COVERAGE_PLACES,
@@ -26,6 +29,7 @@ from citegraph.agents.answerer import (
     introduction_start,
     named_first,
     on_fence_line,
+    passage_similarity,
     ranked_score,
     referent_start,
     repeats,
@@ -616,10 +620,8 @@ def test_the_gate_weighs_how_much_of_the_question_the_passages_hold() -> None:
     # The same closeness, answer score and passage similarity: only what the passages hold of the
     # question differs.
     weights = weighted_terms(question, store)
-    lacking = gate_signals(question, weights, [_judged(stored, 0.4, 0.7)], [hit(stored, similarity=0.6)])
-    holding = gate_signals(
-        question, weights, [_judged(encrypted, 0.4, 0.7)], [hit(encrypted, similarity=0.6)]
-    )
+    lacking = gate_signals(question, weights, [_judged(stored, 0.4, 0.7)], [hit(stored)], 0.6)
+    holding = gate_signals(question, weights, [_judged(encrypted, 0.4, 0.7)], [hit(encrypted)], 0.6)
     assert set(lacking) == set(GATE_SIGNALS) == set(shipped_gate().signals)
     assert lacking["best_passage_coverage"] < 0.25 and holding["best_passage_coverage"] == 1.0
     assert (lacking["closeness"], lacking["answer"], lacking["passage_similarity"]) == (0.7, 0.4, 0.6)
@@ -632,8 +634,20 @@ def test_a_sentence_holding_every_name_asked_about_counts_as_close() -> None:
     store = _Store(text, "Other text.")
     far = [_judged(text, 0.6, 0.3)]
     weights = weighted_terms(question, store)
-    assert gate_signals("What does it do?", weights, far, [hit(text)])["closeness"] == 0.3
-    assert gate_signals(question, weights, far, [hit(text)])["closeness"] == NAMED_CLOSENESS
+    assert gate_signals("What does it do?", weights, far, [hit(text)], 0.5)["closeness"] == 0.3
+    assert gate_signals(question, weights, far, [hit(text)], 0.5)["closeness"] == NAMED_CLOSENESS
+
+
+def test_a_passage_without_retrieval_s_similarity_gets_the_bi_encoder_s() -> None:
+    # A BM25-only hit, or an app pipeline's, carries no dense similarity: read as 0, the gate would be
+    # outside anything it was fitted on.
+    class Embedder:
+        def embed_sentences(self, texts: list[str]) -> np.ndarray:
+            return np.array([[1.0, 0.0] if t.endswith("?") else [0.8, 0.6] for t in texts])
+
+    judge = SimpleNamespace(embedder=Embedder())
+    assert passage_similarity("Which?", [hit("a", similarity=0.3), hit("b", similarity=0.5)], judge) == 0.5
+    assert passage_similarity("Which?", [hit("a", similarity=0.3), hit("b")], judge) == pytest.approx(0.8)
 
 
 def test_the_gate_reads_the_names_a_question_gives() -> None:

@@ -6,9 +6,10 @@ SQuAD v1.1 *train* questions asked with their paragraph in the store and with it
 (``benchmarks/answerable_gate_choose.py``, which writes ``weights/gate.json``). A logistic regression over
 four of those signals did this before; the network reads interactions a weighted sum cannot (a passage
 holding every term of the question while the judge finds no answer in it says something else than either
-alone).
+alone). Five such networks from different seeds are averaged, which is itself one network with their
+hidden units side by side.
 
-The weights are a few hundred numbers, evaluated with numpy: no model file to load, no framework.
+The weights are a few hundred numbers in JSON, evaluated with numpy.
 """
 
 from __future__ import annotations
