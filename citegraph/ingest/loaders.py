@@ -233,15 +233,72 @@ def _pdf_first_line_title(text: str, fallback: str) -> str:
     return fallback if is_junk_title(first) else first
 
 
-def _text_and_font_sizes(page: Any) -> tuple[str, list[tuple[float, str]]]:
-    """A pypdf page's text and its ``(font size in points, text)`` fragments in reading order."""
+def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
+    """Rewrite ``page``'s content (in memory) so that pypdf sees the gaps between words its character
+    spacing makes; whether anything changed.
+
+    A justified line may be set with a character spacing (``Tc``) added after every glyph and taken back
+    inside words by kerning (GFS: ``0.26 Tc [(Ac) 288 (h) 282 (u) ...] TJ``). pypdf reads only the kerning
+    for word breaks and runs the words together ("Achunkisbrokenupinto64KBblocks."). Here the spacing is
+    folded into the kerning of such arrays, one glyph at a time, so a word break reads as the space it is.
+    Only simple fonts (one byte a glyph), and only arrays whose kerning does take the spacing back: letters
+    spaced out for show stay one word. The strings keep their bytes (parsed as "bytes", the stream is
+    never written back), so the text differs from pypdf's own by whitespace only."""
+    from pypdf.generic import ArrayObject, ByteStringObject, ContentStream, FloatObject, NameObject
+
+    contents = page.get_contents()
+    if contents is None:
+        return False
+    content = ContentStream(contents, reader, "bytes")
+    fonts = (page.get("/Resources") or {}).get("/Font") or {}
+    spacing, size, simple, changed = 0.0, 1.0, True, False
+    for k, (operands, operator) in enumerate(content.operations):
+        if operator == b"Tc" and operands:
+            spacing = float(operands[0])
+        elif operator == b"Tf" and len(operands) >= 2:
+            size = float(operands[1]) or 1.0
+            font = fonts.get(operands[0])
+            simple = font is not None and font.get_object().get("/Subtype") != "/Type0"
+        elif operator == b"TJ" and spacing and simple and operands and isinstance(operands[0], ArrayObject):
+            shift = spacing * 1000 / size  # the spacing in the kerning's unit, thousandths of the font size
+            kerning = [float(x) for x in operands[0] if isinstance(x, (int, float))]
+            if not kerning or sorted(kerning)[len(kerning) // 2] < shift / 2:
+                continue
+            folded: list[Any] = []
+            for item in operands[0]:
+                if isinstance(item, bytes):
+                    for i in range(len(item)):
+                        folded += [ByteStringObject(item[i : i + 1]), FloatObject(-shift)]
+                elif isinstance(item, (int, float)) and folded and isinstance(folded[-1], FloatObject):
+                    folded[-1] = FloatObject(float(folded[-1]) + float(item))
+                else:
+                    folded.append(item)
+            content.operations[k] = ([ArrayObject(folded)], operator)
+            changed = True
+    if changed:
+        page[NameObject("/Contents")] = content
+    return changed
+
+
+def _page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
+    """A pypdf page's text, word breaks made by character spacing included
+    (``_with_char_spacing_as_kerning``); ``visitor_text`` is pypdf's."""
+    if _with_char_spacing_as_kerning(page, reader):
+        # The spacing after a line's last glyph reads as a space before its line break.
+        return re.sub(r"[ \t]+\n", "\n", page.extract_text(visitor_text=visitor_text) or "")
+    return page.extract_text(visitor_text=visitor_text) or ""
+
+
+def _text_and_font_sizes(page: Any, reader: Any) -> tuple[str, list[tuple[float, str]]]:
+    """A pypdf page's text (``_page_text``) and its ``(font size in points, text)`` fragments in reading
+    order."""
     fragments: list[tuple[float, str]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
         # The size a reader sees: the font size scaled vertically by the text and transformation matrices.
         fragments.append((round(size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]), 1), text))
 
-    return page.extract_text(visitor_text=visit) or "", fragments
+    return _page_text(page, reader, visit), fragments
 
 
 def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
@@ -256,10 +313,10 @@ def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
         font_title = None
         for number, page in enumerate(reader.pages):
             if number == 0:  # the title is the first page's largest text: only that page needs font sizes
-                text, fragments = _text_and_font_sizes(page)
+                text, fragments = _text_and_font_sizes(page, reader)
                 font_title = title_by_font(fragments)
             else:
-                text = page.extract_text() or ""
+                text = _page_text(page, reader)
             page_texts.append(_clean(text))
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:

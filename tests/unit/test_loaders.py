@@ -303,3 +303,56 @@ def test_markdown_page_opening_with_prose_is_titled_by_its_file(tmp_path: Path) 
     assert load(path).title == "config"
     path.write_text("Owl notes\n\n## Feeding\nOwls swallow mice whole.\n", encoding="utf-8")
     assert load(path).title == "Owl notes"
+
+
+def _justified_pdf(path: Path, lines: list[str]) -> Path:
+    """A PDF whose ``lines`` (content-stream operators) are set in Helvetica 10: the caller spells out
+    character spacing and kerning the way a typesetter justifying a line does."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    stream = DecodedStreamObject()
+    body = "".join(f"BT /F1 10 Tf 72 {700 - 14 * i} Td {line} ET\n" for i, line in enumerate(lines))
+    stream.set_data(body.encode("latin-1"))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    with path.open("wb") as out:
+        writer.write(out)
+    return path
+
+
+def _kerned(words: list[str], spacing_in_thousandths: int) -> str:
+    """A TJ array setting ``words`` one glyph at a time, the character spacing taken back inside words."""
+    parts = []
+    for w, word in enumerate(words):
+        glyphs = [f"({c})" for c in word]
+        parts.append(f" {spacing_in_thousandths} ".join(glyphs))
+        if w < len(words) - 1:
+            parts.append("0")  # between words the spacing stays: the gap a reader sees
+    return "[" + " ".join(parts) + "] TJ"
+
+
+def test_words_a_justified_line_spaces_by_character_spacing_stay_apart(tmp_path: Path) -> None:
+    # GFS's justified lines: "0.26 Tc [(A) 0 (c) 288 (h) 282 ...] TJ"; pypdf alone reads them as
+    # "Achunkisbrokenupinto64KBblocks.".
+    line = "2.6 Tc " + _kerned("A chunk is broken up into blocks.".split(), 260)
+    shown = "2.6 Tc [(TITLE)] TJ"  # spaced out for show, no kerning taking it back: one word
+    doc = load(_justified_pdf(tmp_path / "j.pdf", [line, "0 Tc [(Each has a checksum.)] TJ", shown]))
+    assert "A chunk is broken up into blocks." in doc.text
+    assert "Each has a checksum." in doc.text and "TITLE" in doc.text
+    from pypdf import PdfReader
+
+    plain = PdfReader(tmp_path / "j.pdf").pages[0].extract_text()
+    assert "Achunkisbrokenupintoblocks." in plain  # what pypdf alone gives
+    assert "".join(doc.text.split()) == "".join(plain.split())  # whitespace is all that differs
