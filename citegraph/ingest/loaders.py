@@ -283,7 +283,12 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
 def _page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
     """A pypdf page's text, word breaks made by character spacing included
     (``_with_char_spacing_as_kerning``); ``visitor_text`` is pypdf's."""
-    if _with_char_spacing_as_kerning(page, reader):
+    try:
+        folded = _with_char_spacing_as_kerning(page, reader)
+    # An odd content stream must cost the spacing, not the page: pypdf's own reading follows.
+    except Exception:
+        folded = False
+    if folded:
         # The spacing after a line's last glyph reads as a space before its line break.
         return re.sub(r"[ \t]+\n", "\n", page.extract_text(visitor_text=visitor_text) or "")
     return page.extract_text(visitor_text=visitor_text) or ""
