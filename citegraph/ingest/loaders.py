@@ -241,9 +241,9 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
     inside words by kerning (GFS: ``0.26 Tc [(Ac) 288 (h) 282 (u) ...] TJ``). pypdf reads only the kerning
     for word breaks and runs the words together ("Achunkisbrokenupinto64KBblocks."). Here the spacing is
     folded into the kerning of such arrays, one glyph at a time, so a word break reads as the space it is.
-    Only simple fonts (one byte a glyph), and only arrays whose kerning does take the spacing back: letters
-    spaced out for show stay one word. The strings keep their bytes (parsed as "bytes", the stream is
-    never written back), so the text differs from pypdf's own by whitespace only."""
+    Only a widening spacing, only simple fonts (one byte a glyph), and only arrays whose kerning does take
+    the spacing back: letters spaced out for show stay one word. The strings keep their bytes (parsed as
+    "bytes", the stream is never written back), so the text differs from pypdf's own by whitespace only."""
     from pypdf.generic import ArrayObject, ByteStringObject, ContentStream, FloatObject, NameObject
 
     contents = page.get_contents()
@@ -259,7 +259,7 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
             size = float(operands[1]) or 1.0
             font = fonts.get(operands[0])
             simple = font is not None and font.get_object().get("/Subtype") != "/Type0"
-        elif operator == b"TJ" and spacing and simple and operands and isinstance(operands[0], ArrayObject):
+        elif operator == b"TJ" and spacing > 0 and simple and isinstance(operands[0], ArrayObject):
             shift = spacing * 1000 / size  # the spacing in the kerning's unit, thousandths of the font size
             kerning = [float(x) for x in operands[0] if isinstance(x, (int, float))]
             if not kerning or sorted(kerning)[len(kerning) // 2] < shift / 2:
