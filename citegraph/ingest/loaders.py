@@ -233,17 +233,42 @@ def _pdf_first_line_title(text: str, fallback: str) -> str:
     return fallback if is_junk_title(first) else first
 
 
-def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
-    """Rewrite ``page``'s content (in memory) so that pypdf sees the gaps between words its character
-    spacing makes; whether anything changed.
+# A word gap in a TJ array of a font without a space glyph: kerning back by at least this much (thousandths
+# of the font size). pypdf's own threshold for a font whose space is a third of an em (TeX's) is about 0.16
+# em; kerning inside a word stays within a tenth of one, and word gaps of a justified line run from 0.22
+# em up (VM-FT's CMR9: -30 to 80 inside words, -230 to -960 between them).
+WORD_GAP_KERNING = -150
+
+
+def _has_no_space_glyph(font: Any) -> tuple[bool, float]:
+    """Whether pypdf takes ``font``'s space width from a glyph that is not a space, and that width.
+
+    A subset font may have no space and put a letter at the space's code (VM-FT's CMR9 has "H" there, 0.771
+    em wide): pypdf then waits for a gap of half an "H" before it reads a word break, and most of a
+    line's words run together ("Wehaveimplementedacommercialenterprise")."""
+    try:
+        from pypdf.generic._font import Font  # pypdf's own reading of a font (a private module)
+
+        reading = Font.from_font_resource(font.get_object())
+    # A font pypdf cannot read (or a pypdf that reads fonts elsewhere) keeps pypdf's word breaks.
+    except Exception:
+        return False, 0.0
+    return reading.character_map.get(reading.space_char, " ") != " ", float(reading.space_width)
+
+
+def _with_word_gaps_as_kerning(page: Any, reader: Any) -> bool:
+    """Rewrite ``page``'s content (in memory) so that pypdf sees the gaps between words; whether anything
+    changed.
 
     A justified line may be set with a character spacing (``Tc``) added after every glyph and taken back
     inside words by kerning (GFS: ``0.26 Tc [(Ac) 288 (h) 282 (u) ...] TJ``). pypdf reads only the kerning
     for word breaks and runs the words together ("Achunkisbrokenupinto64KBblocks."). Here the spacing is
     folded into the kerning of such arrays, one glyph at a time, so a word break reads as the space it is.
     Only a widening spacing, only simple fonts (one byte a glyph), and only arrays whose kerning does take
-    the spacing back: letters spaced out for show stay one word. The strings keep their bytes (parsed as
-    "bytes", the stream is never written back), so the text differs from pypdf's own by whitespace only."""
+    the spacing back: letters spaced out for show stay one word. And in a font without a space glyph
+    (``_has_no_space_glyph``), each kerning of at least ``WORD_GAP_KERNING`` is widened to the width pypdf
+    takes for a space. The strings keep their bytes (parsed as "bytes", the stream is never written back),
+    so the text differs from pypdf's own by whitespace only."""
     from pypdf.generic import ArrayObject, ByteStringObject, ContentStream, FloatObject, NameObject
 
     contents = page.get_contents()
@@ -251,7 +276,9 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
         return False
     content = ContentStream(contents, reader, "bytes")
     fonts = (page.get("/Resources") or {}).get("/Font") or {}
+    spaceless: dict[str, tuple[bool, float]] = {}  # per font name, read when a line first uses it
     spacing, size, simple, changed = 0.0, 1.0, True, False
+    gap: float | None = None  # the kerning pypdf reads as a space, in a font without a space glyph
     for k, (operands, operator) in enumerate(content.operations):
         if operator == b"Tc" and operands:
             spacing = float(operands[0])
@@ -259,7 +286,21 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
             size = float(operands[1]) or 1.0
             font = fonts.get(operands[0])
             simple = font is not None and font.get_object().get("/Subtype") != "/Type0"
-        elif operator == b"TJ" and spacing > 0 and simple and isinstance(operands[0], ArrayObject):
+            if font is not None and operands[0] not in spaceless:
+                spaceless[operands[0]] = _has_no_space_glyph(font)
+            no_space, width = spaceless.get(operands[0], (False, 0.0))
+            gap = -width if no_space else None
+        elif operator != b"TJ" or not operands or not isinstance(operands[0], ArrayObject):
+            continue
+        elif gap is not None:
+            widened = [
+                FloatObject(gap) if isinstance(x, (int, float)) and WORD_GAP_KERNING >= x > gap else x
+                for x in operands[0]
+            ]
+            if widened != list(operands[0]):
+                content.operations[k] = ([ArrayObject(widened)], operator)
+                changed = True
+        elif spacing > 0 and simple:
             shift = spacing * 1000 / size  # the spacing in the kerning's unit, thousandths of the font size
             kerning = [float(x) for x in operands[0] if isinstance(x, (int, float))]
             if not kerning or sorted(kerning)[len(kerning) // 2] < shift / 2:
@@ -281,10 +322,10 @@ def _with_char_spacing_as_kerning(page: Any, reader: Any) -> bool:
 
 
 def _page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
-    """A pypdf page's text, word breaks made by character spacing included
-    (``_with_char_spacing_as_kerning``); ``visitor_text`` is pypdf's."""
+    """A pypdf page's text, with the word breaks pypdf alone misses (``_with_word_gaps_as_kerning``);
+    ``visitor_text`` is pypdf's."""
     try:
-        folded = _with_char_spacing_as_kerning(page, reader)
+        folded = _with_word_gaps_as_kerning(page, reader)
     # An odd content stream must cost the spacing, not the page: pypdf's own reading follows.
     except Exception:
         folded = False

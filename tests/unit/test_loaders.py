@@ -305,11 +305,19 @@ def test_markdown_page_opening_with_prose_is_titled_by_its_file(tmp_path: Path) 
     assert load(path).title == "Owl notes"
 
 
-def _justified_pdf(path: Path, lines: list[str]) -> Path:
+def _justified_pdf(path: Path, lines: list[str], space_code_letter: str = "") -> Path:
     """A PDF whose ``lines`` (content-stream operators) are set in Helvetica 10: the caller spells out
-    character spacing and kerning the way a typesetter justifying a line does."""
+    character spacing and kerning the way a typesetter justifying a line does. With
+    ``space_code_letter``, the font has no space: the space's code shows that letter, 0.771 em wide (as
+    in VM-FT's subset CMR9)."""
     from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+    )
 
     writer = PdfWriter()
     page = writer.add_blank_page(612, 792)
@@ -320,6 +328,21 @@ def _justified_pdf(path: Path, lines: list[str]) -> Path:
             NameObject("/BaseFont"): NameObject("/Helvetica"),
         }
     )
+    if space_code_letter:
+        to_unicode = DecodedStreamObject()
+        to_unicode.set_data(
+            (
+                "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+                "1 begincodespacerange <00> <FF> endcodespacerange\n"
+                f"1 beginbfchar <20> <{ord(space_code_letter):04X}> endbfchar\n"
+                "1 beginbfrange <21> <7E> <0021> endbfrange\n"
+                "endcmap CMapName currentdict /CMap defineresource pop end end\n"
+            ).encode("ascii")
+        )
+        font[NameObject("/ToUnicode")] = writer._add_object(to_unicode)
+        font[NameObject("/FirstChar")] = NumberObject(32)
+        font[NameObject("/LastChar")] = NumberObject(126)
+        font[NameObject("/Widths")] = ArrayObject([NumberObject(771)] + [NumberObject(500)] * 94)
     page[NameObject("/Resources")] = DictionaryObject(
         {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
     )
@@ -356,3 +379,17 @@ def test_words_a_justified_line_spaces_by_character_spacing_stay_apart(tmp_path:
     plain = PdfReader(tmp_path / "j.pdf").pages[0].extract_text()
     assert "Achunkisbrokenupintoblocks." in plain  # what pypdf alone gives
     assert "".join(doc.text.split()) == "".join(plain.split())  # whitespace is all that differs
+
+
+def test_words_in_a_font_without_a_space_glyph_stay_apart(tmp_path: Path) -> None:
+    # VM-FT's CMR9 has "H" at the space's code: pypdf takes its width for a space's and waits for a gap of
+    # half an "H", so a line's words run together ("Wehaveimplementedacommercialenterprise").
+    # " " shows as "H"; kerning of 30 and -30 inside words, -160 to -400 between them.
+    line = "[( e) 30 (re) -300 (i) -30 (s) -240 (a) -400 (line) -160 (of) -350 (words.)] TJ"
+    doc = load(_justified_pdf(tmp_path / "h.pdf", [line], space_code_letter="H"))
+    assert "Here is a line of words." in doc.text
+    from pypdf import PdfReader
+
+    plain = PdfReader(tmp_path / "h.pdf").pages[0].extract_text()
+    assert "Hereisa lineofwords." in plain  # pypdf alone breaks only at the widest gap
+    assert "".join(doc.text.split()) == "".join(plain.split())
