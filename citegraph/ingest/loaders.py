@@ -335,6 +335,32 @@ def _page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
     return page.extract_text(visitor_text=visitor_text) or ""
 
 
+# A page's text drawn twice: a run of this many lines, holding at least this many characters, that repeats
+# lines earlier on the same page is the second copy: a page of a paper or manual hardly ever repeats four
+# lines verbatim.
+REPEATED_LINES = 4
+REPEATED_CHARS = 80
+
+
+def _without_repeated_runs(text: str) -> str:
+    """A page's ``text`` without the runs of lines (``REPEATED_LINES``, ``REPEATED_CHARS``) that repeat
+    lines earlier on the page. A PDF may draw a page's text twice (VM-FT places each page's PDF twice,
+    one copy hidden): pypdf reads both, every passage would be stored and retrieved twice, and two of an
+    answer's five passages would say the same."""
+    lines = text.split("\n")
+    first_at: dict[tuple[str, ...], int] = {}
+    repeated = [False] * len(lines)
+    for i in range(len(lines) - REPEATED_LINES + 1):
+        run = tuple(lines[i : i + REPEATED_LINES])
+        if sum(len(line.strip()) for line in run) < REPEATED_CHARS:
+            continue
+        if first_at.setdefault(run, i) + REPEATED_LINES <= i:
+            repeated[i : i + REPEATED_LINES] = [True] * REPEATED_LINES
+    if not any(repeated):
+        return text
+    return "\n".join(line for line, again in zip(lines, repeated, strict=True) if not again)
+
+
 def _text_and_font_sizes(page: Any, reader: Any) -> tuple[str, list[tuple[float, str]]]:
     """A pypdf page's text (``_page_text``) and its ``(font size in points, text)`` fragments in reading
     order."""
@@ -363,7 +389,7 @@ def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
                 font_title = title_by_font(fragments)
             else:
                 text = _page_text(page, reader)
-            page_texts.append(_clean(text))
+            page_texts.append(_clean(_without_repeated_runs(text)))
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise

@@ -393,3 +393,23 @@ def test_words_in_a_font_without_a_space_glyph_stay_apart(tmp_path: Path) -> Non
     plain = PdfReader(tmp_path / "h.pdf").pages[0].extract_text()
     assert "Hereisa lineofwords." in plain  # pypdf alone breaks only at the widest gap
     assert "".join(doc.text.split()) == "".join(plain.split())
+
+
+def test_a_page_whose_text_is_drawn_twice_is_read_once(tmp_path: Path) -> None:
+    # VM-FT places each page's PDF twice, one copy hidden: pypdf reads every line twice, and two of an
+    # answer's five passages said the same.
+    copy = [
+        f"[({line})] TJ"
+        for line in (
+            "The primary VM sends its log entries to the backup.",
+            "The backup replays them and stays in lockstep.",
+            "Output is delayed until the backup acknowledges it.",
+            "A failure is detected by heartbeats and traffic.",
+        )
+    ]
+    pair = ["[(Table 1: results.)] TJ", "[(All numbers in ms.)] TJ"]
+    between = ["[(Figure 2 shows the setup.)] TJ", *pair, "[(See Section 4.)] TJ"]
+    doc = load(_justified_pdf(tmp_path / "twice.pdf", pair + copy + between + copy))
+    assert doc.text.count("The backup replays them and stays in lockstep.") == 1
+    assert doc.text.count("A failure is detected by heartbeats and traffic.") == 1
+    assert doc.text.count("Table 1: results.") == 2  # two short lines repeated are no second copy
