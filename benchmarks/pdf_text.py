@@ -1,12 +1,18 @@
-"""How a PDF's text reads once loaded, per PDF: words run together, lines read twice, load time.
+"""How a PDF's text reads once loaded, per PDF: words run together, words broken apart, lines read twice,
+load time.
 
-A run of 20 or more letters is counted as words run together ("Wehaveimplementedacommercialenterprise");
-English words that long are rare enough not to matter (code names such as "ConsumerRebalanceListener" are
-counted too). A line of 20 or more characters that occurs again on its page counts as read twice (a page
-drawn twice reads every line twice). Runs under whichever CiteGraph is imported, so
-``benchmarks/side_by_side.py`` compares versions:
+- Run together: a run of 20 or more letters ("Wehaveimplementedacommercialenterprise"). English words
+  that long are rare; code names such as "ConsumerRebalanceListener" count too.
+- Broken apart: pieces of one or two letters that are no English word, per 1,000 words ("Asso ciation",
+  "Rak esh Agra w al"). A paper's variables ("k", "C") count too.
+- Read twice: a line of 20 or more characters that occurs again on its page (a page drawn twice reads
+  every line twice).
 
-    P=/tmp/papers   # raft.pdf, gfs.pdf, vm-ft.pdf from github.com/Nori-onigiri/Distrubted-Paper at a4282ec
+Runs under whichever CiteGraph is imported, so ``benchmarks/side_by_side.py`` compares versions:
+
+    P=/tmp/papers  # raft.pdf, gfs.pdf, vm-ft.pdf: github.com/Nori-onigiri/Distrubted-Paper at a4282ec;
+                   # apriori.pdf: "ML/Association Rule Learning.pdf", github.com/meetchandan/pdfs at 4ef4100;
+                   # mapreduce-osdi04.pdf, rdd-nsdi12.pdf, column-stores.pdf: the real_docs fetch scripts
     python benchmarks/side_by_side.py --baseline bac8206 --rounds 3 \\
         --json benchmarks/results/pdf_text_side_by_side.json -- \\
         python benchmarks/pdf_text.py --json {json} $P/*.pdf
@@ -27,6 +33,10 @@ from citegraph.ingest.loaders import Page, load_document
 
 RUN_TOGETHER = re.compile(r"[A-Za-z]{20,}")
 LONG_LINE = 20
+PIECE = re.compile(r"(?<![\w/])[A-Za-z]{1,2}(?![\w/])")
+SHORT_WORDS = frozenset(
+    "a i an as at be by do go he if in is it me my no of on or so to up us we am ok id vs eg ie".split()
+)
 
 
 def lines_read_twice(text: str, pages: tuple[Page, ...]) -> int:
@@ -53,10 +63,12 @@ def main() -> None:
         seconds = time.perf_counter() - start
         text = document.text
         runs = RUN_TOGETHER.findall(text)
+        pieces = [p for p in PIECE.findall(text) if p.lower() not in SHORT_WORDS]
         per_pdf[path.name] = {
             "words": len(text.split()),
             "run_together": len(runs),
             "examples": runs[:3],
+            "pieces_per_1000_words": round(1000 * len(pieces) / max(len(text.split()), 1), 1),
             "lines_read_twice": lines_read_twice(text, document.pages),
             "load_seconds": round(seconds, 3),
         }

@@ -321,10 +321,77 @@ def _with_word_gaps_as_kerning(page: Any, reader: Any) -> bool:
     return changed
 
 
+# dvips names the glyphs of the TeX fonts it embeds as bitmaps by their codes; 11 to 15 are the OT1
+# ligatures.
+SPACE_CODE = 32
+OT1_LIGATURES = {"\x0b": "/ff", "\x0c": "/fi", "\x0d": "/fl", "\x0e": "/ffi", "\x0f": "/ffl"}
+
+
+def _glyph_name_for(name: str) -> str | None:
+    """A name pypdf knows ("/uni0036", "/fi") for a glyph named by its own character ("/6", or "\x0c" for
+    OT1's "fi"), which pypdf shows as written; ``None`` for any other name."""
+    from pypdf._codecs import adobe_glyphs  # pypdf's glyph list (a private module)
+
+    character = name[1:]
+    if len(character) != 1 or name in adobe_glyphs:
+        return None
+    if character in OT1_LIGATURES:
+        return OT1_LIGATURES[character]
+    return f"/uni{ord(character):04X}" if character.isprintable() else None
+
+
+def _repair_bitmap_fonts(page: Any) -> None:
+    """Mend, in memory, what pypdf misreads in the Type3 fonts of old TeX papers (dvips's bitmap fonts):
+
+    - their ``/Widths`` are in the font's own glyph space (``/FontMatrix``, often 1:1 with text space),
+      which pypdf reads as thousandths: every glyph looks 1,000 times too narrow, and a space is read
+      between any two pieces of a word ("Asso ciation Rules", "Rak esh Agra w al"). The widths are scaled
+      to thousandths, and the matrix with them, so a font shared by pages is scaled once;
+    - glyphs named by their own character ("/6", "/,"), which pypdf shows as written ("/6/5/0 Harry
+      Road/,"), are renamed by ``_glyph_name_for``."""
+    from pypdf.generic import ArrayObject, FloatObject, NameObject, NumberObject
+
+    fonts = (page.get("/Resources") or {}).get("/Font") or {}
+    for reference in fonts.values():
+        font = reference.get_object()
+        if font.get("/Subtype") != "/Type3":
+            continue
+        matrix, widths = font.get("/FontMatrix"), font.get("/Widths")
+        if matrix and widths and float(matrix[0]) not in (0.0, 0.001):
+            scale = float(matrix[0]) * 1000
+            scaled = [float(w) * scale for w in widths.get_object()]
+            # Without a glyph at the space's code pypdf takes 200 thousandths for a space, far below these
+            # fonts' kerning inside words; its own fallback for a font without a space width is half the
+            # average glyph's, which the space's code is given.
+            first = int(font.get("/FirstChar", 0))
+            drawn = [w for w in scaled if w > 0]
+            if drawn and not (first <= SPACE_CODE < first + len(scaled) and scaled[SPACE_CODE - first] > 0):
+                space = sum(drawn) / len(drawn) / 2
+                if first > SPACE_CODE:
+                    scaled = [space] + [0.0] * (first - SPACE_CODE - 1) + scaled
+                    font[NameObject("/FirstChar")] = NumberObject(SPACE_CODE)
+                elif SPACE_CODE - first < len(scaled):
+                    scaled[SPACE_CODE - first] = space
+            font[NameObject("/Widths")] = ArrayObject(FloatObject(w) for w in scaled)
+            font[NameObject("/FontMatrix")] = ArrayObject(
+                [FloatObject(0.001), *(FloatObject(float(x) / scale) for x in matrix[1:4]), *matrix[4:]]
+            )
+        encoding = font.get("/Encoding")
+        encoding = encoding.get_object() if encoding is not None else None
+        differences = encoding.get("/Differences") if hasattr(encoding, "get") else None
+        if differences is None:
+            continue
+        differences = differences.get_object()
+        for i, item in enumerate(differences):
+            if isinstance(item, NameObject) and (renamed := _glyph_name_for(str(item))):
+                differences[i] = NameObject(renamed)
+
+
 def _page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
     """A pypdf page's text, with the word breaks pypdf alone misses (``_with_word_gaps_as_kerning``);
     ``visitor_text`` is pypdf's."""
     try:
+        _repair_bitmap_fonts(page)
         folded = _with_word_gaps_as_kerning(page, reader)
     # An odd content stream must cost the spacing, not the page: pypdf's own reading follows.
     except Exception:
