@@ -505,17 +505,17 @@ def test_an_old_tex_papers_bitmap_fonts_read_as_words(tmp_path: Path) -> None:
 
 
 def test_bitmap_glyphs_named_by_their_code_get_names_pypdf_knows() -> None:
-    from citegraph.ingest.loaders import _glyph_names_by_code
+    from citegraph.ingest.pdf_text import glyph_names_by_code
 
     # dvips names a glyph by its code's character; "\x0c" is OT1's "fi" in a text font (one with a comma).
-    assert _glyph_names_by_code(["/6", "/,", "/\x0c", "/a"]) == {
+    assert glyph_names_by_code(["/6", "/,", "/\x0c", "/a"]) == {
         "/6": "/uni0036",
         "/,": "/uni002C",
         "/\x0c": "/fi",
     }
-    assert _glyph_names_by_code(["/\x0c", "/a"]) == {}  # a math font: code 12 is a Greek letter
+    assert glyph_names_by_code(["/\x0c", "/a"]) == {}  # a math font: code 12 is a Greek letter
     # Others name it by the code's decimal value ("/68" is "D"); "/0" is then code 0, no character.
-    assert _glyph_names_by_code(["/68", "/101", "/0", "/12", "/44"]) == {
+    assert glyph_names_by_code(["/68", "/101", "/0", "/12", "/44"]) == {
         "/68": "/uni0044",
         "/101": "/uni0065",
         "/12": "/fi",
