@@ -122,8 +122,14 @@ def normalize_characters(text: str) -> str:
 
 
 def _edge_key(line: str) -> str:
-    """A line as running headers repeat it: lower case, single spaces, every number the same."""
-    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+    """A line as running headers repeat it: lower case, single spaces, every number the same. In a line
+    with words, numbers with spaces between them count as one: a header's page number may be set apart on
+    one page and not on the next ("... 321 (2004) 5–12 7", "... 321 (2004) 5–1211"). A line of numbers
+    alone (a plot's axis, a table's row) keeps its count of numbers."""
+    folded = " ".join(line.lower().split())
+    if _WORDS.search(folded):
+        return re.sub(r"\d[\d ]*", "#", folded)
+    return re.sub(r"\d+", "#", folded)
 
 
 def _edges(lines: Sequence[str]) -> list[int]:

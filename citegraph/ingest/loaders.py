@@ -39,7 +39,8 @@ SUPPORTED_NAMES = "(.txt .md .pdf .html)"
 
 # Bumped whenever loaders extract different text from the same bytes: it is part of ``content_hash``, so
 # the next ingest reads such files again instead of calling them unchanged (2: PDF clean-up, outlines;
-# 3: Markdown rendered, ``markdown_text``; 4: PDF word breaks and bitmap fonts, pages drawn twice).
+# 3: Markdown rendered, ``markdown_text``; 4: PDF word breaks and bitmap fonts, pages drawn twice, running
+# headers whose page number is set apart on some pages).
 EXTRACTION_VERSION = 4
 
 # Control characters that never occur in real text (tab, newlines and form feed excluded).

@@ -47,6 +47,22 @@ def test_running_headers_footers_page_numbers_and_contents_lines_go() -> None:
     assert [page.text.replace("\n\n", "\n") for page in cleaned] == ["\n".join(body) for body in bodies]
 
 
+def test_a_running_header_whose_page_number_is_set_apart_on_some_pages_goes() -> None:
+    # Bender and Farach-Colton's header: "... 321 (2004) 5–12 7" on one page, "... 5–1211" on another.
+    header = "M.A. Bender, M. Farach-Colton / Theoretical Computer Science 321 (2004) 5–12"
+    bodies = [["Ladders extend long paths.", "Each vertex climbs."], ["Jump pointers halve.", "Tables help."]]
+    bodies += [["Macro nodes cover leaves.", "Micro trees are small."], ["The query takes O(1).", "Done."]]
+    pages = [
+        [f"{header} {n}" if n < 10 else f"{header}{n}", *body]
+        for n, body in zip((7, 9, 11, 13), bodies, strict=True)
+    ]
+    # A plot's axis at a page's foot keeps its count of numbers: only the same count repeats.
+    pages[0].append("0 10 20 30")
+    cleaned = clean_pdf_pages(["\n".join(lines) for lines in pages])
+    assert [page.text.replace("\n\n", "\n") for page in cleaned][1:] == ["\n".join(b) for b in bodies[1:]]
+    assert cleaned[0].text.endswith("0 10 20 30")
+
+
 def test_two_pages_keep_their_lines() -> None:
     """Under 3 pages nothing counts as a running header: the same first line may well be content."""
     cleaned = clean_pdf_pages(["Kestrel bridge\nIt opened in 1932.", "Kestrel bridge\nIt is 40 m long."])
