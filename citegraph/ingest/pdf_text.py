@@ -107,6 +107,9 @@ def _with_word_gaps_as_kerning(page: Any, reader: Any) -> bool:
 
 
 SPACE_CODE = 32
+# The key marking a font mended in memory: a shared font's renamed glyphs must not be read again ("/0",
+# code 0 among decimal names, would pass for the digit once its neighbours are renamed).
+MENDED = "/CiteGraphMended"
 # The bitmap fonts of old TeX papers name each glyph by its code in the TeX font: by the code's character
 # (dvips: "/6", "/,", "/\x0c") or by its decimal value ("/54", "/44", "/12"). In a text font (OT1) codes
 # 11 to 15 are the ligatures; in a math font they are Greek letters, so a font counts as text only when it
@@ -145,16 +148,19 @@ def _repair_bitmap_fonts(page: Any) -> None:
     - their ``/Widths`` are in the font's own glyph space (``/FontMatrix``, often 1:1 with text space),
       which pypdf reads as thousandths: every glyph looks 1,000 times too narrow, and a space is read
       between any two pieces of a word ("Asso ciation Rules", "Rak esh Agra w al"). The widths are scaled
-      to thousandths, and the matrix with them, so a font shared by pages is scaled once;
+      to thousandths, and the matrix with them;
     - glyphs named by their code ("/6", "/,"), which pypdf shows as written ("/6/5/0 Harry Road/,"), are
-      renamed by ``glyph_names_by_code``."""
-    from pypdf.generic import ArrayObject, FloatObject, NameObject, NumberObject
+      renamed by ``glyph_names_by_code``.
+
+    A font shared by pages is mended once: it is marked (``MENDED``) in memory."""
+    from pypdf.generic import ArrayObject, BooleanObject, FloatObject, NameObject, NumberObject
 
     fonts = (page.get("/Resources") or {}).get("/Font") or {}
     for reference in fonts.values():
         font = reference.get_object()
-        if font.get("/Subtype") != "/Type3":
+        if font.get("/Subtype") != "/Type3" or MENDED in font:
             continue
+        font[NameObject(MENDED)] = BooleanObject(True)
         matrix, widths = font.get("/FontMatrix"), font.get("/Widths")
         if matrix and widths and float(matrix[0]) not in (0.0, 0.001):
             scale = float(matrix[0]) * 1000

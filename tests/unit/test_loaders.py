@@ -521,3 +521,31 @@ def test_bitmap_glyphs_named_by_their_code_get_names_pypdf_knows() -> None:
         "/12": "/fi",
         "/44": "/uni002C",
     }
+
+
+def test_a_bitmap_font_shared_by_pages_is_mended_once() -> None:
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject
+
+    from citegraph.ingest.pdf_text import _repair_bitmap_fonts
+
+    differences = ArrayObject([NumberObject(0), NameObject("/68"), NameObject("/0"), NameObject("/101")])
+    font = DictionaryObject(
+        {
+            NameObject("/Subtype"): NameObject("/Type3"),
+            NameObject("/FontMatrix"): ArrayObject([FloatObject(x) for x in (1, 0, 0, -1, 0, 0)]),
+            NameObject("/FirstChar"): NumberObject(0),
+            NameObject("/Widths"): ArrayObject([NumberObject(30)] * 3),
+            NameObject("/Encoding"): DictionaryObject({NameObject("/Differences"): differences}),
+        }
+    )
+    page = DictionaryObject(
+        {
+            NameObject("/Resources"): DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/F"): font})}
+            )
+        }
+    )
+    for _ in range(2):  # two pages sharing the font
+        _repair_bitmap_fonts(page)
+    assert [str(x) for x in differences[1:]] == ["/uni0044", "/0", "/uni0065"]  # "/0" is code 0, no digit
+    assert [float(w) for w in font["/Widths"]][:3] == [30_000.0] * 3
