@@ -101,8 +101,9 @@ def _with_word_gaps_as_kerning(page: Any, reader: Any) -> bool:
                     folded.append(item)
             content.operations[k] = ([ArrayObject(folded)], operator)
             changed = True
-    if changed:
-        page[NameObject("/Contents")] = content
+    # The parsed stream goes on the page whether or not anything changed: pypdf reads it as it is instead
+    # of parsing the page's content a second time.
+    page[NameObject("/Contents")] = content
     return changed
 
 
