@@ -220,15 +220,8 @@ class Networks:
         ]
 
     def log_odds(self, x: np.ndarray) -> np.ndarray:
-        """The mean log-odds of the members for each row of ``x``."""
-        z = self.scaler.transform(x)
-        return np.mean(
-            [
-                np.maximum(z @ m.coefs_[0] + m.intercepts_[0], 0) @ m.coefs_[1][:, 0] + m.intercepts_[1][0]
-                for m in self.members
-            ],
-            axis=0,
-        )
+        """The mean log-odds of the members for each row of ``x``: the written gate's (``as_gate``)."""
+        return as_gate(self, (), 0.0).log_odds_of(x)
 
 
 def as_gate(model: Networks, names: tuple[str, ...], threshold: float) -> AbstentionGate:

@@ -43,8 +43,12 @@ class AbstentionGate:
 
     def log_odds(self, values: Mapping[str, float]) -> float:
         """The network's log-odds that the sentences these signal ``values`` describe answer."""
-        x = (np.array([values[s] for s in self.signals], dtype=float) - self.mean) / self.scale
-        return float(np.maximum(x @ self.hidden + self.hidden_bias, 0.0) @ self.output + self.output_bias)
+        return float(self.log_odds_of(np.array([values[s] for s in self.signals], dtype=float)))
+
+    def log_odds_of(self, x: np.ndarray) -> np.ndarray:
+        """``log_odds`` of signal values in ``signals`` order: one vector, or a matrix of one per row."""
+        z = (x - self.mean) / self.scale
+        return np.maximum(z @ self.hidden + self.hidden_bias, 0.0) @ self.output + self.output_bias
 
     def answers(self, values: Mapping[str, float]) -> bool:
         """Whether the gate lets the sentences answer (log-odds at least ``threshold``)."""
