@@ -203,10 +203,9 @@ def page_text(page: Any, reader: Any, visitor_text: Any = None) -> str:
     # An odd font or content stream must cost the mending, not the page: pypdf's own reading follows.
     except Exception:
         folded = False
-    if folded:
-        # The spacing after a line's last glyph reads as a space before its line break.
-        return re.sub(r"[ \t]+\n", "\n", page.extract_text(visitor_text=visitor_text) or "")
-    return page.extract_text(visitor_text=visitor_text) or ""
+    text = page.extract_text(visitor_text=visitor_text) or ""
+    # Folded spacing after a line's last glyph reads as a space before its line break.
+    return re.sub(r"[ \t]+\n", "\n", text) if folded else text
 
 
 # A page's text drawn twice: at least this share of its lines of ``LONG_LINE`` characters or more repeat a
@@ -230,9 +229,10 @@ def without_second_copy(text: str) -> str:
     seen: set[str] = set()
     kept = []
     for line in lines:
-        if line.strip() and line.strip() in seen:
+        key = line.strip()
+        if key and key in seen:
             continue
-        seen.add(line.strip())
+        seen.add(key)
         kept.append(line)
     return "\n".join(kept)
 
