@@ -154,6 +154,60 @@ def test_read_folder_recognises_formats_and_never_reads_eval_only(tmp_path: Path
     assert not any("eval_only" in s for s in found.skipped)
 
 
+MANUAL = """# Workers
+
+## Restarting
+
+Workers can be restarted one at a time. To restart a worker, send it the HUP signal and wait for the
+socket to close. The master keeps the listening socket open, so no request is refused meanwhile.
+
+## Limits
+
+A worker serves at most 1000 requests before it is replaced, a guard against memory leaks.
+"""
+
+
+def _write_labelled_questions(folder: Path, rows: list[dict]) -> None:
+    (folder / "written" / "docs").mkdir(parents=True)
+    (folder / "written" / "docs" / "manual.md").write_text(MANUAL)
+    (folder / "written" / "docs" / "notes.txt").write_text("A document, not a table to train on.\n")
+    lines = "".join(json.dumps(row) + "\n" for row in rows)
+    (folder / "written" / "questions.jsonl").write_text(lines)
+
+
+def test_written_questions_become_qa_items_over_the_chunks_ingestion_makes(tmp_path: Path) -> None:
+    rows = [
+        {
+            "doc": "manual.md",
+            "question": "How do I restart a worker?",
+            # Line breaks of the document fall anywhere in a quote: whitespace is matched loosely.
+            "sentence": "To restart a worker, send it the HUP signal and wait for the socket to close.",
+            "short": "send it the HUP signal",
+        },
+        {
+            "doc": "manual.md",
+            "question": "How much memory may a worker use?",
+            "unanswerable": True,
+            "near": "a guard against memory leaks",
+        },
+        {"doc": "manual.md", "question": "Which port?", "sentence": "Port 80 is used.", "short": "80"},
+        {"doc": "missing.md", "question": "Who wrote it?", "sentence": "Ann did.", "short": "Ann"},
+    ]
+    _write_labelled_questions(tmp_path, rows)
+    found = read_folder(tmp_path)
+    assert found.counts() == {"written": 2}  # the documents under docs/ are not read as training sets
+    # A quote the document does not hold, and a document that is not there, leave out their questions only.
+    assert len(found.skipped) == 2 and "Which port?" in found.skipped[0] and "missing.md" in found.skipped[1]
+    answered, unanswerable = found.qa
+    ((start, end),) = answered.answers
+    assert answered.context[start:end] == "send it the HUP signal"
+    assert answered.context in MANUAL and "Workers can be restarted one at a time." in answered.context
+    assert unanswerable.answers == [] and "memory leaks" in unanswerable.context
+    train, _ = build_examples(found, held_out_share=0.0)
+    positives = [e for e in train if e.head == "answer" and e.label == 1]
+    assert len(positives) == 1 and positives[0].text_b.startswith("To restart a worker, send it the HUP")
+
+
 def test_examples_cover_every_head_with_spans_on_the_answer(tmp_path: Path) -> None:
     _write_training_sets(tmp_path)
     train, held = build_examples(read_folder(tmp_path), held_out_share=0.0)
@@ -195,6 +249,23 @@ def test_train_judge_writes_the_judge_log_plot_and_card(tmp_path: Path, tiny_bas
     assert "squadlike" in (tmp_path / "run" / "MODEL_CARD.md").read_text()
     with pytest.raises(ValueError, match="no training examples"):
         train_judge(Collection(), tmp_path / "empty", settings, verbose=False)
+
+
+def test_train_judge_goes_on_from_a_saved_judge(tmp_path: Path, tiny_base: Path) -> None:
+    _write_training_sets(tmp_path / "data")
+    found = read_folder(tmp_path / "data")
+    first = JudgeTraining(steps=2, batch_size=4, layers=1, eval_every=2, base=tiny_base)
+    train_judge(found, tmp_path / "first", first, verbose=False)
+    saved = load_judge(tmp_path / "first", tiny_base).state_dict()
+    # The saved judge's one layer wins over --layers 2: training went on from it, not from the base.
+    settings = JudgeTraining(
+        steps=1, batch_size=4, layers=2, eval_every=1, base=tiny_base, init=tmp_path / "first"
+    )
+    result = train_judge(found, tmp_path / "second", settings, verbose=False)
+    assert result["config"]["layers"] == 1 and result["settings"]["init"] == str(tmp_path / "first")
+    went_on = load_judge(tmp_path / "second", tiny_base).state_dict()
+    assert went_on.keys() == saved.keys()
+    assert all(went_on[k].shape == saved[k].shape for k in saved)
 
 
 def test_qa_items_whose_answer_crosses_sentences_are_skipped() -> None:

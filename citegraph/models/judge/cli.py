@@ -31,6 +31,14 @@ def train_judge_command(
     ] = 6,
     eval_every: Annotated[int, typer.Option(help="Score the held-out examples every N steps.")] = 600,
     seed: int = 0,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            "--init",
+            help="Go on training the judge saved in this folder (e.g. on a new domain) instead of "
+            "starting from the base encoder; its layer count wins over --layers.",
+        ),
+    ] = None,
     recalibrate: Annotated[
         bool,
         typer.Option(
@@ -53,6 +61,7 @@ def train_judge_command(
         layers=layers,
         eval_every=eval_every,
         seed=seed,
+        init=init,
     )
     try:
         result = (

@@ -5,6 +5,10 @@
 * extractive QA: SQuAD-explorer article pages (HTML), SQuAD-format JSON (``data/paragraphs/qas``, with
   ``is_impossible``), QED / Natural Questions JSON lines (``question_text``, ``paragraph_text``,
   ``answer_spans``);
+* questions written over documents: JSON lines with ``doc`` (a file under ``docs/`` beside them),
+  ``question``, ``sentence`` (the text that answers it, verbatim), ``short`` (the answer inside it) or
+  ``unanswerable`` with ``near`` (a passage on the topic that does not answer); each becomes a QA item
+  over the chunk of the document that holds it, as CiteGraph ingests it;
 * review QA: SubjQA CSV (``question``, ``review``, ``human_ans_indices``; "ANSWERNOTFOUND" = unanswerable);
 * answer-sentence selection: CSV ``qtext,label,atext`` (TrecQA), a folder with ``a.toks``, ``b.toks`` and
   ``sim.txt`` (WikiQA as castorini ships it);
@@ -145,6 +149,53 @@ def _json_lines(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+def _verbatim(text: str) -> re.Pattern[str]:
+    """``text`` matched with any whitespace between its words (a PDF's line breaks fall anywhere)."""
+    return re.compile(r"\s+".join(re.escape(word) for word in text.split()))
+
+
+def labelled_questions(path: Path, rows: list[dict]) -> tuple[list[QAItem], list[str]]:
+    """QA items of questions written over documents (``docs/`` beside ``path``), and why any question
+    was left out. The context is the chunk of the document holding the answer (or, for an unanswerable
+    question, its ``near`` passage), chunked as ingestion chunks it, so training sees the passages the
+    answer step sees."""
+    from citegraph.ingest.loaders import IngestError, load_document
+    from citegraph.ingest.pipeline import chunk_document
+    from citegraph.settings import Settings
+
+    settings = Settings()
+    chunked: dict[str, tuple[str, list[tuple[int, int]]] | str] = {}
+    items: list[QAItem] = []
+    left_out: list[str] = []
+    for row in rows:
+        name = row["doc"]
+        if name not in chunked:
+            try:
+                doc = load_document(path.parent / "docs" / name, 1 << 30)
+                chunked[name] = (doc.text, [(c.start, c.end) for c in chunk_document(doc, name, settings)])
+            except IngestError as error:
+                chunked[name] = str(error)
+        if isinstance(loaded := chunked[name], str):
+            left_out.append(f"{path}: {loaded} (asked: {row['question']!r})")
+            continue
+        text, chunks = loaded
+        if row.get("unanswerable"):
+            found = _verbatim(row["near"]).search(text)
+            where = (found.start(), found.end()) if found else None
+        else:
+            sentence = _verbatim(row["sentence"]).search(text)
+            short = sentence and _verbatim(row["short"]).search(text, sentence.start(), sentence.end())
+            where = (short.start(), short.end()) if short else None
+        chunk = where and next((c for c in chunks if c[0] <= where[0] and where[1] <= c[1]), None)
+        if chunk is None:
+            left_out.append(f"{path}: {name}: no chunk holds the text quoted for {row['question']!r}")
+            continue
+        start, end = chunk
+        answers = [] if row.get("unanswerable") else [(where[0] - start, where[1] - start)]
+        items.append(QAItem(path.parent.name, row["question"], text[start:end], answers))
+    return items, left_out
+
+
 def _nli_label(value: str) -> int | None:
     value = value.strip().lower()
     if value in {"entailment", "entails", "1"}:
@@ -197,7 +248,9 @@ def read_folder(folder: Path) -> Collection:
     """Every training set under ``folder`` whose format is recognised (see the module docstring)."""
     found = Collection()
     for path in sorted(folder.rglob("*")):
-        if "eval_only" in path.relative_to(folder).parts or path.name.lower().startswith("readme"):
+        # eval_only: never trained on; docs: the documents written questions ask about, read with them.
+        parts = set(path.relative_to(folder).parts)
+        if {"eval_only", "docs"} & parts or path.name.lower().startswith("readme"):
             continue
         if path.suffix == ".txt" and (path.parent / "a.toks").is_file():
             continue  # part of a WikiQA-style folder, read with it
@@ -222,7 +275,13 @@ def read_folder(folder: Path) -> Collection:
                     continue
                 found.qa += _squad(path, raw)
             elif path.suffix in {".jsonl", ".jsonlines"}:
-                for row in _json_lines(path):
+                rows = list(_json_lines(path))
+                if rows and {"doc", "question"} <= set(rows[0]):
+                    items, left_out = labelled_questions(path, rows)
+                    found.qa += items
+                    found.skipped += left_out
+                    continue
+                for row in rows:
                     if "question_text" in row and "paragraph_text" in row:
                         spans = [(int(a), int(b)) for a, b in row.get("answer_spans", [])]
                         found.qa.append(

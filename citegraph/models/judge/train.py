@@ -52,6 +52,7 @@ class JudgeTraining:
     max_false_abstention: float = 0.05  # the answerable threshold keeps at least 95% of answerable ones
     seed: int = 0
     base: Path | None = None  # the encoder to start from; None: the bundled all-MiniLM-L6-v2
+    init: Path | None = None  # a trained judge's folder to go on training (its layers and heads)
 
 
 def span_tokens(encoding: Any, row: int, span: tuple[int, int], sentence_length: int) -> tuple[int, int]:
@@ -343,13 +344,16 @@ def train_judge(
     calibration = {h: held_by_head[h][: settings.calibration_limit] for h in heads}
     held_by_head = {h: held_by_head[h][: settings.eval_limit] for h in heads}
 
-    model = from_base(JudgeConfig(layers=settings.layers), settings.base)
+    if settings.init is not None:
+        model = load_judge(settings.init, settings.base)
+    else:
+        model = from_base(JudgeConfig(layers=settings.layers), settings.base)
     judge = Judge(model, load_tokenizer())
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     heads_only = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    # The heads start random and see few steps: they learn 10x faster than the pretrained layers.
+    # The heads start random (unless ``init``) and see few steps: they learn 10x faster than the layers.
     optimizer = torch.optim.AdamW(
         [{"params": encoder}, {"params": heads_only, "lr": 10 * settings.learning_rate}],
         lr=settings.learning_rate,
@@ -357,7 +361,8 @@ def train_judge(
     )
     warmup = max(1, int(settings.warmup * settings.steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (settings.steps - s) / (settings.steps - warmup)))
+        optimizer,
+        lambda s: min((s + 1) / warmup, max(0.0, (settings.steps - s) / max(1, settings.steps - warmup))),
     )
     cursor = dict.fromkeys(heads, 0)
     history: dict[str, list] = {"train": [], "eval": []}
@@ -409,7 +414,11 @@ def train_judge(
     held_out = calibrate(judge, calibration, settings)
     seconds = time.perf_counter() - started
     result = {
-        "settings": {**asdict(settings), "base": str(settings.base or "bundled all-MiniLM-L6-v2")},
+        "settings": {
+            **asdict(settings),
+            "base": str(settings.base or "bundled all-MiniLM-L6-v2"),
+            "init": str(settings.init) if settings.init else None,
+        },
         "config": asdict(model.config),
         "data": found.counts(),
         "skipped": found.skipped,
