@@ -1,6 +1,7 @@
 """Training examples for the judge, built from public training sets in the formats they ship in.
 
-``read_folder`` recognises each file by its shape (a folder named ``eval_only`` is never read):
+``read_folder`` recognises each file by its shape (a folder named ``eval_only`` is never read, nor one named
+``docs``: the documents of written questions):
 
 * extractive QA: SQuAD-explorer article pages (HTML), SQuAD-format JSON (``data/paragraphs/qas``, with
   ``is_impossible``), QED / Natural Questions JSON lines (``question_text``, ``paragraph_text``,
