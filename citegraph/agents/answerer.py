@@ -461,6 +461,16 @@ def judged_by_terms(question: str, candidates: list[Candidate], store: HybridSto
     return Judged(ranked, bool(ranked) and lexical.says_answers(ranked[0].score), lexical.says_answers)
 
 
+def closest_candidates(
+    question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
+) -> list[Candidate]:
+    """The candidate sentences of ``hits`` (``candidate_sentences``) ordered for the judge's shortlist:
+    those naming what the question names first (``named_first``), the closest to it first otherwise
+    (``closest_first``)."""
+    candidates = candidate_sentences(hits, exclude, chunks_inside_code(hits, store))
+    return named_first(named_terms(question), closest_first(question, candidates, judge))
+
+
 def judged(
     question: str, hits: list[Hit], judge: Judge, store: HybridStore, exclude: frozenset[str] = frozenset()
 ) -> Judged:
@@ -469,13 +479,12 @@ def judged(
     its weighted terms, ordered by ``ranked_score``, again those naming it first; answerable when the
     abstention gate says so (``answers_at_all``) and the best ``ANSWER_SENTENCES`` state what kind of
     thing it asks for: ``lexical.states_what_is_asked``), or by terms when the judge cannot read it."""
-    candidates = candidate_sentences(hits, exclude, chunks_inside_code(hits, store))
     if not judge.reads(question):
+        candidates = candidate_sentences(hits, exclude, chunks_inside_code(hits, store))
         return judged_by_terms(question, candidates, store)
     terms = named_terms(question)
     weights = weighted_terms(question, store)
-    candidates = named_first(terms, closest_first(question, candidates, judge))
-    candidates = shortlist(question, candidates, weights)
+    candidates = shortlist(question, closest_candidates(question, hits, judge, store, exclude), weights)
     if not candidates:
         return Judged([], False, lambda p: judge.says("answer", p))
     judgments = judge.answers(

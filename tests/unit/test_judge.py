@@ -325,3 +325,25 @@ def test_a_missing_judge_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ModelNotFoundError, match="citegraph train judge"):
         judge_at(str(tmp_path / "no-judge-here"))
+
+
+def test_listwise_loss_is_the_log_share_the_answering_sentences_miss() -> None:
+    from citegraph.models.judge.listwise import listwise_loss
+
+    scores = torch.tensor([0.0, 0.0, 0.0, 9.0, -9.0])
+    answers = torch.tensor([True, False, False, True, False])
+    # First list: 1 of 3 equal scores answers (log 3); second: the answer holds nearly all the mass (0).
+    loss = listwise_loss(scores, [3, 2], answers)
+    assert loss.item() == pytest.approx(np.log(3) / 2, abs=1e-4)
+    # Two answering sentences in one list share the mass: log(3/2).
+    both = listwise_loss(torch.zeros(3), [3], torch.tensor([True, True, False]))
+    assert both.item() == pytest.approx(np.log(1.5), abs=1e-5)
+
+
+def test_a_sentence_holds_the_answer_by_its_short_answer_or_the_quote() -> None:
+    from citegraph.models.judge.listwise import holds_answer
+
+    holds = holds_answer({"sentence": "To restart a worker, send it the HUP signal.", "short": "HUP signal"})
+    assert holds("Send the  HUP signal to it.")
+    assert holds("To restart a worker, send it the HUP")  # the answer step cut the quote elsewhere
+    assert not holds("Workers can be restarted one at a time.") and not holds("To restart")

@@ -5,7 +5,11 @@
 # judge's general training folder the adaptation keeps reading (6 SQuAD v1.1 train pages and the three
 # NLI train sets), copied from JUDGE_TRAIN (built by ../judge_train/fetch.sh).
 #
-#   benchmarks/data/judge_adapt/fetch.sh [TARGET]    # TARGET defaults to /tmp/judge_adapt
+#   benchmarks/data/judge_adapt/fetch.sh [TARGET [SHORTLISTS]]   # defaults: /tmp/judge_adapt, /tmp/judge_shortlists
+#
+# SHORTLISTS gets the listwise stage's folder (`citegraph train judge --listwise`): the 49 documents of the
+# second round of questions beside the first 40, and both rounds' questions (questions.jsonl, then
+# questions_round2.jsonl).
 #
 # Each repository is a git directory given by an environment variable; unset, the workspace's mirror path
 # is tried (/work/.mirror/<owner>+<name>/repo, what the `fetch` tool creates). Only the files named below
@@ -16,6 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../fetch_file.sh"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TARGET=${1:-/tmp/judge_adapt}
+SHORTLISTS=${2:-/tmp/judge_shortlists}
 JUDGE_TRAIN=${JUDGE_TRAIN:-/tmp/judge_train}
 MIRRORS=${MIRRORS:-/work/.mirror}
 PWL_GIT=${PWL_GIT:-$MIRRORS/papers-we-love+papers-we-love/repo}
@@ -26,6 +31,14 @@ GIT_GIT=${GIT_GIT:-$MIRRORS/git+git/repo}
 RESTIC_GIT=${RESTIC_GIT:-$MIRRORS/restic+restic/repo}
 SYNCTHING_GIT=${SYNCTHING_GIT:-$MIRRORS/syncthing+docs/repo}
 CELERY_GIT=${CELERY_GIT:-$MIRRORS/celery+celery/repo}
+RUSTBOOK_GIT=${RUSTBOOK_GIT:-$MIRRORS/rust-lang+book/repo}
+BORG_GIT=${BORG_GIT:-$MIRRORS/borgbackup+borg/repo}
+TERRAFORM_GIT=${TERRAFORM_GIT:-$MIRRORS/hashicorp+terraform/repo}
+MKDOCS_GIT=${MKDOCS_GIT:-$MIRRORS/mkdocs+mkdocs/repo}
+FISH_GIT=${FISH_GIT:-$MIRRORS/fish-shell+fish-shell/repo}
+PYTEST_GIT=${PYTEST_GIT:-$MIRRORS/pytest-dev+pytest/repo}
+LOKI_GIT=${LOKI_GIT:-$MIRRORS/grafana+loki/repo}
+ANSIBLE_GIT=${ANSIBLE_GIT:-$MIRRORS/ansible+ansible-documentation/repo}
 
 PWL_COMMIT=47567e0154e38b4a4cf3eb9e30296221e940522f
 LETSENCRYPT_COMMIT=b89871ef735cbb447f8d72c86146fcc8e62fc4ab
@@ -35,6 +48,14 @@ GIT_COMMIT=1a3e64c6c4a623626ff0687008732a8e007e2a1c
 RESTIC_COMMIT=a80be1478a4c537f8396e0db2b05120aa78f11e0
 SYNCTHING_COMMIT=766daa6e2b02f68dacc98eccbe49663b6168cbfd
 CELERY_COMMIT=5dc781f0bd5f36186bfcc74e0a4f9f654452c69b
+RUSTBOOK_COMMIT=917544888a55e4da7109bdba8c88c893c0da70f4
+BORG_COMMIT=fc74d5f643d17d5341e303cd5ed4ddeb425660f0
+TERRAFORM_COMMIT=883c7221ee2e0bc2fad6912fd4b3cc4b53a598a7
+MKDOCS_COMMIT=2862536793b3c67d9d83c33e0dd6d50a791928f8
+FISH_COMMIT=ff724192d0353341cef6a0a8154b59603d533cd1
+PYTEST_COMMIT=df87db7b0462fb764ef73fa00561adf8ad047572
+LOKI_COMMIT=65e30f8488e8a5ea2013c6881675f8103a8f6bc7
+ANSIBLE_COMMIT=ef72400cc2f70f974ffbb30b63098b31dbd36b07
 
 # git directory | commit | path in the repository | file under TARGET | sha256
 FILES=(
@@ -80,9 +101,67 @@ FILES=(
   "$CELERY_GIT|$CELERY_COMMIT|docs/userguide/periodic-tasks.rst|technical_qa/docs/celery-periodic-tasks.txt|f12d5d3b4490a421da2b1db8ecfbedff57e220aaaee1d9be1015f90530a4a29b"
 )
 
+# The second round of questions' documents, which only the listwise stage reads: under SHORTLISTS, outside
+# TARGET, so that the stage-2 folder (read whole by `read_folder`) stays what the shipped judge used.
+ROUND2_FILES=(
+  "$PWL_GIT|$PWL_COMMIT|api_design/api-design.pdf|docs/api-design.pdf|f26c1b86fd18e8d746229d02b82cf494111646b5701f79fe4aaeb95e126d713d"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/a-note-on-distributed-computing.pdf|docs/note-on-distributed-computing.pdf|eaf8aa45d7df9c68db9396a81ebd81a888a3b649d7b78e653304fa7ef2f9b7e8"
+  "$PWL_GIT|$PWL_COMMIT|audio_comp_sci/shazam-audio-search-algorithm.pdf|docs/shazam.pdf|c0701d84d1164e7fd3ee8210f40c06bad5703a1f6f889fe1974b65df069d680c"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/brewers-conjecture.pdf|docs/brewers-conjecture.pdf|3ede917046b510c7d0b1cb0ecd78f718aecba8ae362d1e8641db898b42248c8c"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/harvest-yield-and-scalable-tolerant-systems.pdf|docs/harvest-yield.pdf|dd4f89bff6afa94d9960932ec678f4c68c5fa4d94048bc940d4bc06de1e34d3d"
+  "$PWL_GIT|$PWL_COMMIT|economics/online-ad-auctions.pdf|docs/online-ad-auctions.pdf|690a5e2b738bd8d8ccc33e3f9d23c7ccf002693aa69a6cea773d759183a2156d"
+  "$PWL_GIT|$PWL_COMMIT|caching/2q-a-low-overhead-high-performance-buffer-management-replacement-algorithm.pdf|docs/2q-buffer.pdf|98fa2c32a6ea1b1eb63522bf69a7ec2c63b6c863f1279e262ea2a765e4b329a7"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/stronger-semantics-for-low-latency-geo-replicated-storage.pdf|docs/eiger.pdf|f68320935eb3196add8c2bd640941907ddd0e97b15dbe1a591590bb72e36e606"
+  "$PWL_GIT|$PWL_COMMIT|datastores/freenet-a-distributed-anonymous-information-and-retrieval-system.pdf|docs/freenet.pdf|6f620c685bd7437ea014e2dbaecaa17df941486a585bf77fdc0e2ecbc1462cb4"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/kelips-building-an-efficient-and-stable-p2p-dht-through-increased-memory-and-background-overhead.pdf|docs/kelips.pdf|356a6f26fa99fd9f9264d8b3c41227a2e812777eca590c5e4b2f3601b310947f"
+  "$PWL_GIT|$PWL_COMMIT|distributed_systems/tiered-replication-a-cost-effective-alternative-to-full-cluster-geo-replication.pdf|docs/tiered-replication.pdf|40b7d7a9de4ea692ef7f3fe00d1f984fb9971ace0a1153b62b1cfc797e55b15e"
+  "$PWL_GIT|$PWL_COMMIT|data_structures/b-trees-write-optimization.pdf|docs/b-trees-write-optimization.pdf|8c32da43249a92748e710d9a1659490d7b2e6de468db1fa47288c48a505700e4"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch04-01-what-is-ownership.md|docs/rust-ownership.md|873724c6862ad0cc447becf0e818eb39a324c5d4bfa26ef721286aae1941c0ba"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch08-02-strings.md|docs/rust-strings.md|c69284d04088681b53c2fd05bc87219f122414aa639d9ea68f8e2d35c7b4b2c4"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch09-02-recoverable-errors-with-result.md|docs/rust-result-errors.md|dab3e88d324cdde74cf96356c58a423747a5735ac6848d8d4592dc7c13637c62"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch10-02-traits.md|docs/rust-traits.md|705ae11758c687175e47104a302a9b5f694d04d683bffc28dcc61ffe9a0dc80e"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch11-01-writing-tests.md|docs/rust-writing-tests.md|03cec10df505d25d37717447f906d392506c18f4af1ba7ef9cc32f05cfc15359"
+  "$RUSTBOOK_GIT|$RUSTBOOK_COMMIT|src/ch03-02-data-types.md|docs/rust-data-types.md|edd88c0a5be94e0b804d01121bab8d70f6732d75bfc988052d855e8b44920a90"
+  "$BORG_GIT|$BORG_COMMIT|docs/faq.rst|docs/borg-faq.txt|3080d397fd9b76cfcb7257fff6468c0775e8ba5ac8d77b2c438b02844ec4e0df"
+  "$BORG_GIT|$BORG_COMMIT|docs/quickstart.rst|docs/borg-quickstart.txt|edb4346c02ae4bafba7946ce327de6e46726eabfadcfe4452a2f805b0c4c4bcb"
+  "$BORG_GIT|$BORG_COMMIT|docs/internals/security.rst|docs/borg-security.txt|1d512f03df22215786aba121485d39c6af91906826a1879827b5d648f88c060f"
+  "$BORG_GIT|$BORG_COMMIT|docs/deployment/pull-backup.rst|docs/borg-pull-backup.txt|d00705952319fc9732ca884f81805e94b0298c54528eaa0b32397f90888c5e39"
+  "$TERRAFORM_GIT|$TERRAFORM_COMMIT|docs/planning-behaviors.md|docs/terraform-planning-behaviors.md|3f83156a64bec7b3f571e8be6573286b7ef54cb5862b698bd8894c184d0073eb"
+  "$TERRAFORM_GIT|$TERRAFORM_COMMIT|docs/destroying.md|docs/terraform-destroying.md|ee4d46acf1ba0a2642b78a28f9bf4de2a227da55663df65cdcc9976c4e108b5a"
+  "$MKDOCS_GIT|$MKDOCS_COMMIT|docs/user-guide/configuration.md|docs/mkdocs-configuration.md|18ef4f7e72a22b07130a8daa42be00fec836b748419b83d3bd035266e0e6e4fb"
+  "$MKDOCS_GIT|$MKDOCS_COMMIT|docs/user-guide/writing-your-docs.md|docs/mkdocs-writing-your-docs.md|a6b69d1318ae84455bae021b6655b71274f29c19ba43d021d872d100b7b38cba"
+  "$MKDOCS_GIT|$MKDOCS_COMMIT|docs/user-guide/deploying-your-docs.md|docs/mkdocs-deploying.md|f18c58d56a1e4b0cf5ebf5b6d55f4985af544b63803deae305a5f8ba1fffb390"
+  "$MKDOCS_GIT|$MKDOCS_COMMIT|docs/dev-guide/plugins.md|docs/mkdocs-plugins.md|c6f985b10e432c31fdbca36ee9f569b2b860dcee1c94be1847257325f546b97b"
+  "$FISH_GIT|$FISH_COMMIT|doc_src/faq.rst|docs/fish-faq.txt|575559863cc5e489391fe1e528298e1fc715418ca0d71b0ca2809de416cb208d"
+  "$FISH_GIT|$FISH_COMMIT|doc_src/fish_for_bash_users.rst|docs/fish-for-bash-users.txt|429ecc23a85b5515216199e071b01f702be8eb5a62401f6334f87b126e84d096"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/how-to/skipping.rst|docs/pytest-skipping.txt|cf50666558484d189edab4b8a9fe5e72689fef074d97c5b4aa1a6a2dd63ee05a"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/how-to/monkeypatch.rst|docs/pytest-monkeypatch.txt|633cd38c7964bfda5d0da796557a0d94b355a6ea3eb1ae760cb520d9194c3667"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/how-to/cache.rst|docs/pytest-cache.txt|c7206a15b91ad4303e6ee7dc9517ed53aefbfdd0e0fca09cdf7d1322bb6e9161"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/how-to/capture-warnings.rst|docs/pytest-capture-warnings.txt|c90d204692d280ca7092becb977b986c54c9284d3d13e4cc452ad6f53e46da4f"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/explanation/goodpractices.rst|docs/pytest-goodpractices.txt|61171bcebebc0d890f713538485841ec6048c9fa005cd7d8ecd3cf9b6a5ad627"
+  "$PYTEST_GIT|$PYTEST_COMMIT|doc/en/reference/fixtures.rst|docs/pytest-fixtures.txt|393beed529d52e4c96e79aaca1d617e90657aea437ac0b693187ca99127da652"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/get-started/labels/_index.md|docs/loki-labels.md|8197ebcc7fddad1938d3b3bdb6aac454bf307b8552eeb2f8136cecd0bd5d4406"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/operations/storage/retention.md|docs/loki-retention.md|e333f326f78250ba534e3cbff1234b8e972033dee7b71db61d8d524fb4e42cb8"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/operations/storage/wal.md|docs/loki-wal.md|ac3d95ba8eee89423bbddc2807b9003d1647720f0e3e5dc7c3f0461d790dd0e6"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/operations/caching.md|docs/loki-caching.md|fbfee4cf469cc0d33f034cecb34b7845235f0153f0691da4a40351121ee881e0"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/operations/request-validation-rate-limits.md|docs/loki-rate-limits.md|28fbadd9e69cd70d1d6c76a2daedf59102200e568480638c511d7a7cc91e633a"
+  "$LOKI_GIT|$LOKI_COMMIT|docs/sources/get-started/components.md|docs/loki-components.md|fbf2c5f27e3e3087925d64a76ff41b898bdb0a4745c9414da4cc040c7c9c48d5"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/playbook_guide/playbooks_variables.rst|docs/ansible-variables.txt|32feab64c57fe15b92ba6c69d9ec1b359675a9bda3d6a5138ea391a41236eb6e"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/playbook_guide/playbooks_conditionals.rst|docs/ansible-conditionals.txt|0b0510cd4a043acf82789f87339e1fbd9ac66c63bd92011a62145e1f3cff76a8"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/playbook_guide/playbooks_loops.rst|docs/ansible-loops.txt|8500759316ef8ef9edfc329de009aaa599f98d4d525d8ab9b2eaf0ff741303df"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/playbook_guide/playbooks_error_handling.rst|docs/ansible-error-handling.txt|8f610e8c7cc0e8c115f34998a58a866c6bf603ef884eb7c6df48c3ee88bd9ea3"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/playbook_guide/playbooks_handlers.rst|docs/ansible-handlers.txt|426b144687f13dae1ad4b8481a8045cfd6a6bd6c3d6a5a5776368518d1c8a357"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/vault_guide/vault_encrypting_content.rst|docs/ansible-vault-encrypting.txt|8d0bebed33f68c3db08031fee601c54defe95b1be070e5190415f75c1ddceaec"
+  "$ANSIBLE_GIT|$ANSIBLE_COMMIT|docs/docsite/rst/inventory_guide/intro_inventory.rst|docs/ansible-inventory.txt|54579f058cc2633a46c80ad85ff05bd01f0f075ea1889a24a4758acb8d81df56"
+)
+
 failed=0
 fetch_files "$TARGET" "${FILES[@]}" || failed=1
+fetch_files "$SHORTLISTS" "${ROUND2_FILES[@]}" || failed=1
 cp "$HERE/questions.jsonl" "$TARGET/technical_qa/questions.jsonl"
+# The listwise stage's folder: both rounds' questions over all 89 documents, ingested into one store.
+cp "$TARGET"/technical_qa/docs/* "$SHORTLISTS/docs/"
+cat "$HERE/questions.jsonl" "$HERE/questions_round2.jsonl" > "$SHORTLISTS/questions.jsonl"
 # The general sets the adaptation keeps reading, so that the answer head still reads encyclopedic text and
 # the support head does not drift: whole folders, and six SQuAD article pages.
 for set in conjnli glue_rte sick2014; do

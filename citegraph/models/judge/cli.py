@@ -45,6 +45,14 @@ def train_judge_command(
             help="Only refit the stacks and thresholds of the judge already in --out (no training)."
         ),
     ] = False,
+    listwise: Annotated[
+        bool,
+        typer.Option(
+            help="Train the --init judge's answer head on the shortlists the answer step builds for the "
+            "questions written in --data (questions.jsonl and docs/), --batch-size lists a step; "
+            "recalibrate it afterwards."
+        ),
+    ] = False,
 ) -> None:
     """Train the judge (answer, span, answerable and support heads) on CPU and save it with its model card."""
     from citegraph.models.judge import train
@@ -53,7 +61,6 @@ def train_judge_command(
     if not data.is_dir():
         print(f"error: training data folder does not exist: {data}", file=sys.stderr)
         raise typer.Exit(2)
-    found = read_folder(data)
     settings = train.JudgeTraining(
         steps=steps,
         batch_size=batch_size,
@@ -64,11 +71,14 @@ def train_judge_command(
         init=init,
     )
     try:
-        result = (
-            train.recalibrate(found, out, settings)
-            if recalibrate
-            else train.train_judge(found, out, settings)
-        )
+        if listwise:
+            from citegraph.models.judge.listwise import train_listwise
+
+            result = train_listwise(data, out, settings)
+        elif recalibrate:
+            result = train.recalibrate(read_folder(data), out, settings)
+        else:
+            result = train.train_judge(read_folder(data), out, settings)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise typer.Exit(2) from None
