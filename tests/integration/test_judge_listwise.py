@@ -61,25 +61,20 @@ def test_shortlists_are_the_answer_steps_with_the_answering_sentences_marked(wri
     assert len(restart.sentences) == len(restart.previous) == len(restart.closeness) > 1
 
 
-def test_train_listwise_goes_on_from_a_judge_and_saves_it(written: Path, tmp_path: Path) -> None:
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    base = tmp_path / "tiny_base"
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(base)
-    save_judge(from_base(JudgeConfig(layers=1), base), tmp_path / "init")
-    before = load_judge(tmp_path / "init", base).state_dict()
-    settings = JudgeTraining(steps=3, batch_size=2, learning_rate=1e-3, base=base, init=tmp_path / "init")
+def test_train_listwise_goes_on_from_a_judge_and_saves_it(
+    written: Path, tmp_path: Path, tiny_base: Path
+) -> None:
+    init = tmp_path / "init"
+    save_judge(from_base(JudgeConfig(layers=1), tiny_base), init)
+    before = load_judge(init, tiny_base).state_dict()
+    settings = JudgeTraining(steps=3, batch_size=2, learning_rate=1e-3, base=tiny_base, init=init)
     result = train_listwise(written, tmp_path / "run", settings, verbose=False)
     for name in ("judge.safetensors", "judge.json", "log.json", "loss.png"):
         assert (tmp_path / "run" / name).is_file(), name
     assert result["data"]["shortlists"] == 3 and len(result["history"]["train"]) == 3
-    after = load_judge(tmp_path / "run", base).state_dict()
+    after = load_judge(tmp_path / "run", tiny_base).state_dict()
     assert not torch.equal(after["heads.answer.weight"], before["heads.answer.weight"])
     with pytest.raises(ValueError, match="--init"):
-        train_listwise(written, tmp_path / "x", JudgeTraining(steps=1, base=base), verbose=False)
+        train_listwise(written, tmp_path / "x", JudgeTraining(steps=1, base=tiny_base), verbose=False)
     with pytest.raises(FileNotFoundError, match=r"questions\.jsonl"):
-        train_listwise(tmp_path / "init", tmp_path / "x", settings, verbose=False)
+        train_listwise(init, tmp_path / "x", settings, verbose=False)

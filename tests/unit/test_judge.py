@@ -17,20 +17,6 @@ from citegraph.models.judge.model import JudgeConfig, from_base, load_judge, sav
 from citegraph.models.judge.train import JudgeTraining, span_tokens, train_judge
 
 
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide random BERT saved like the bundled encoder (the judge's base)."""
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_base")
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
-    return folder
-
-
 def test_answer_pair_keeps_the_sentence_before_its_context() -> None:
     assert answer_pair("Who?", "Adler sang.", "She came.") == ("Who?", "Adler sang. [SEP] She came.")
     assert answer_pair("Who?", "Adler sang.") == ("Who?", "Adler sang.")

@@ -143,7 +143,8 @@ def explorer_page(path: Path, page: str) -> Iterator[QAItem]:
                     break
 
 
-def _json_lines(path: Path) -> Iterator[dict]:
+def json_lines(path: Path) -> Iterator[dict]:
+    """The JSON objects of a JSON-lines file, blank lines skipped."""
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
@@ -276,7 +277,7 @@ def read_folder(folder: Path) -> Collection:
                     continue
                 found.qa += _squad(path, raw)
             elif path.suffix in {".jsonl", ".jsonlines"}:
-                rows = list(_json_lines(path))
+                rows = list(json_lines(path))
                 if rows and {"doc", "question"} <= set(rows[0]):
                     items, left_out = labelled_questions(path, rows)
                     found.qa += items

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from citegraph.models.judge.data import json_lines
 from citegraph.models.judge.judge import Judge, answer_pair, load_tokenizer
 from citegraph.models.judge.model import load_judge, save_judge
 from citegraph.models.judge.train import LOG_FILE, PLOT_FILE, JudgeTraining
@@ -89,7 +90,7 @@ def shortlists(folder: Path) -> list[Shortlist]:
         raise FileNotFoundError(
             f"{folder} needs {QUESTIONS_FILE} and a {DOCS_FOLDER}/ folder of its documents"
         )
-    rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = list(json_lines(questions))
     found: list[Shortlist] = []
     with tempfile.TemporaryDirectory(prefix="citegraph-shortlists-") as scratch:
         settings = Settings(store_dir=Path(scratch) / "store")
