@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from citegraph.models.judge.data import Collection, QAItem
 from citegraph.models.judge.listwise import shortlists, train_listwise
 from citegraph.models.judge.model import JudgeConfig, from_base, load_judge, save_judge
 from citegraph.models.judge.train import JudgeTraining
@@ -54,7 +55,9 @@ def written(tmp_path: Path) -> Path:
 
 def test_shortlists_are_the_answer_steps_with_the_answering_sentences_marked(written: Path) -> None:
     found = shortlists(written)
-    assert len(found) == 3  # the unanswerable question has nothing to prefer
+    assert len(found) == 4
+    memory = next(s for s in found if s.question == "How much memory may a worker use?")
+    assert memory.unanswerable and not any(memory.answers) and memory.sentences
     restart = next(s for s in found if s.question == "How do I restart a worker?")
     marked = [t for t, a in zip(restart.sentences, restart.answers, strict=True) if a]
     assert marked == ["To restart a worker, send it the HUP signal and wait for the\nsocket to close."]
@@ -71,10 +74,35 @@ def test_train_listwise_goes_on_from_a_judge_and_saves_it(
     result = train_listwise(written, tmp_path / "run", settings, verbose=False)
     for name in ("judge.safetensors", "judge.json", "log.json", "loss.png"):
         assert (tmp_path / "run" / name).is_file(), name
-    assert result["data"]["shortlists"] == 3 and len(result["history"]["train"]) == 3
+    assert result["data"]["shortlists"] == 4 and len(result["history"]["train"]) == 3
     after = load_judge(tmp_path / "run", tiny_base).state_dict()
     assert not torch.equal(after["heads.answer.weight"], before["heads.answer.weight"])
     with pytest.raises(ValueError, match="--init"):
         train_listwise(written, tmp_path / "x", JudgeTraining(steps=1, base=tiny_base), verbose=False)
     with pytest.raises(FileNotFoundError, match=r"questions\.jsonl"):
         train_listwise(init, tmp_path / "x", settings, verbose=False)
+
+
+def test_train_listwise_rehearses_the_stage_befores_examples(
+    written: Path, tmp_path: Path, tiny_base: Path
+) -> None:
+    init = tmp_path / "init"
+    save_judge(from_base(JudgeConfig(layers=1), tiny_base), init)
+    before = load_judge(init, tiny_base).state_dict()
+    context = "Adler sang at La Scala. She was born in New Jersey. She retired in 1886."
+    rehearsal = Collection(
+        qa=[QAItem("squadlike", f"Where was Adler born? ({i})", context, [(40, 50)]) for i in range(40)]
+        + [QAItem("squadlike", f"Who built La Scala? ({i})", context) for i in range(40)]
+    )
+    # Only the answerable head learns from this rehearsal: its examples, not the lists, moved it.
+    settings = JudgeTraining(
+        steps=3, batch_size=2, learning_rate=1e-3, base=tiny_base, init=init, mix={"answerable": 1.0}
+    )
+    result = train_listwise(written, tmp_path / "run", settings, rehearsal, verbose=False)
+    assert result["data"]["squadlike"] == 80 and result["rehearsed"]["answerable"] > 0
+    after = load_judge(tmp_path / "run", tiny_base).state_dict()
+    assert not torch.equal(after["heads.answerable.weight"], before["heads.answerable.weight"])
+    plain = train_listwise(written, tmp_path / "plain", settings, verbose=False)
+    assert "squadlike" not in plain["data"]
+    untouched = load_judge(tmp_path / "plain", tiny_base).state_dict()
+    assert torch.equal(untouched["heads.answerable.weight"], before["heads.answerable.weight"])

@@ -11,10 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from citegraph.models.judge.data import Collection, QAItem, build_examples, corrupted, furniture, read_folder
+from citegraph.models.judge.data import (
+    Collection,
+    Example,
+    QAItem,
+    build_examples,
+    corrupted,
+    furniture,
+    read_folder,
+)
 from citegraph.models.judge.judge import Judge, answer_pair, best_span, load_tokenizer
 from citegraph.models.judge.model import JudgeConfig, from_base, load_judge, save_judge
-from citegraph.models.judge.train import JudgeTraining, span_tokens, train_judge
+from citegraph.models.judge.train import HeadBatches, JudgeTraining, span_tokens, train_judge
 
 
 def test_answer_pair_keeps_the_sentence_before_its_context() -> None:
@@ -313,17 +321,22 @@ def test_a_missing_judge_is_a_clear_error(tmp_path: Path) -> None:
         judge_at(str(tmp_path / "no-judge-here"))
 
 
-def test_listwise_loss_is_the_log_share_the_answering_sentences_miss() -> None:
+def test_listwise_loss_is_the_log_share_the_answer_misses_beside_a_no_answer_slot() -> None:
     from citegraph.models.judge.listwise import listwise_loss
 
     scores = torch.tensor([0.0, 0.0, 0.0, 9.0, -9.0])
     answers = torch.tensor([True, False, False, True, False])
-    # First list: 1 of 3 equal scores answers (log 3); second: the answer holds nearly all the mass (0).
-    loss = listwise_loss(scores, [3, 2], answers)
-    assert loss.item() == pytest.approx(np.log(3) / 2, abs=1e-4)
-    # Two answering sentences in one list share the mass: log(3/2).
-    both = listwise_loss(torch.zeros(3), [3], torch.tensor([True, True, False]))
-    assert both.item() == pytest.approx(np.log(1.5), abs=1e-5)
+    # First list: 1 of 4 equal scores (3 sentences and "no answer" at 0) answers: log 4; second: the
+    # answer holds nearly all the mass: 0.
+    loss = listwise_loss(scores, [3, 2], answers, [False, False])
+    assert loss.item() == pytest.approx(np.log(4) / 2, abs=1e-3)
+    # Two answering sentences in one list share the mass: log(4/2).
+    both = listwise_loss(torch.zeros(3), [3], torch.tensor([True, True, False]), [False])
+    assert both.item() == pytest.approx(np.log(2), abs=1e-5)
+    # A question with no answer wants every sentence below the slot: cheap when they are, dear when not.
+    none = torch.zeros(2, dtype=torch.bool)
+    assert listwise_loss(torch.tensor([-9.0, -9.0]), [2], none, [True]).item() == pytest.approx(0, abs=1e-3)
+    assert listwise_loss(torch.tensor([9.0, -9.0]), [2], none, [True]).item() == pytest.approx(9, abs=1e-3)
 
 
 def test_a_sentence_holds_the_answer_by_its_short_answer_or_the_quote() -> None:
@@ -333,3 +346,18 @@ def test_a_sentence_holds_the_answer_by_its_short_answer_or_the_quote() -> None:
     assert holds("Send the  HUP signal to it.")
     assert holds("To restart a worker, send it the HUP")  # the answer step cut the quote elsewhere
     assert not holds("Workers can be restarted one at a time.") and not holds("To restart")
+
+
+def test_head_batches_draw_one_head_a_batch_and_serve_every_example_before_repeating() -> None:
+    examples = [Example("answer", f"q{i}", "s", 1, None, "x") for i in range(6)]
+    examples += [Example("support", f"c{i}", "p", 0, None, "x") for i in range(4)]
+    batches = HeadBatches(examples, {"answer": 0.5, "support": 0.5, "answerable": 0.2}, 2, random.Random(0))
+    assert batches.heads == ["answer", "support"]  # no answerable examples: never drawn
+    served: dict[str, list[str]] = {"answer": [], "support": []}
+    for _ in range(40):
+        head, batch = batches.next()
+        assert len(batch) == 2 and {e.head for e in batch} == {head}
+        served[head] += [e.text_a for e in batch]
+    # Each pass over a head's examples serves every one of them once.
+    assert sorted(served["answer"][:6]) == [f"q{i}" for i in range(6)]
+    assert sorted(served["support"][:4]) == [f"c{i}" for i in range(4)]

@@ -53,6 +53,15 @@ def train_judge_command(
             "recalibrate it afterwards."
         ),
     ] = False,
+    rehearse: Annotated[
+        Path | None,
+        typer.Option(
+            "--rehearse",
+            help="With --listwise: a folder of training sets (the stage before's --data) whose examples "
+            "are trained on beside the lists, one batch a step, so the other heads and the scores' scale "
+            "stay where that stage left them.",
+        ),
+    ] = None,
 ) -> None:
     """Train the judge (answer, span, answerable and support heads) on CPU and save it with its model card."""
     from citegraph.models.judge import train
@@ -74,7 +83,9 @@ def train_judge_command(
         if listwise:
             from citegraph.models.judge.listwise import train_listwise
 
-            result = train_listwise(data, out, settings)
+            if rehearse is not None and not rehearse.is_dir():
+                raise FileNotFoundError(f"rehearsal folder does not exist: {rehearse}")
+            result = train_listwise(data, out, settings, read_folder(rehearse) if rehearse else None)
         elif recalibrate:
             result = train.recalibrate(read_folder(data), out, settings)
         else:

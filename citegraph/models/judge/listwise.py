@@ -16,6 +16,12 @@ bi-encoder closeness, weighted by the judge's ``stack["answer"]``). A question w
 but not shortlisted has its first answering sentence put in the list's last place: the head still learns
 to prefer it. The scale of the scores moves with such a loss, so the judge is recalibrated afterwards
 (``citegraph train judge --recalibrate``, on the held-out examples of the stage before).
+
+A softmax only orders a list: it leaves a question with no answer free to get a confident best sentence
+too, and the shared layers free to drift away from what the other heads (the short answer's span,
+answerable, support) and the abstention gate learned. With ``rehearsal`` (the training sets of the stage
+before) each step also takes one batch of that stage's examples, for one head drawn by its mix, and adds
+its loss: the lists decide the order, the examples keep the scale.
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ from typing import Any
 
 import torch
 
-from citegraph.models.judge.data import json_lines
+from citegraph.models.judge.data import Collection, build_examples, json_lines
 from citegraph.models.judge.judge import Judge, answer_pair, load_tokenizer
 from citegraph.models.judge.model import load_judge, save_judge
-from citegraph.models.judge.train import LOG_FILE, PLOT_FILE, JudgeTraining
+from citegraph.models.judge.train import LOG_FILE, PLOT_FILE, HeadBatches, JudgeTraining, loss_on
 from citegraph.models.training import TrainProgress, save_loss_plot
 
 QUESTIONS_FILE = "questions.jsonl"
@@ -53,6 +59,7 @@ class Shortlist:
     previous: list[str]
     closeness: list[float]
     answers: list[bool]
+    unanswerable: bool = False
 
 
 def squeezed(text: str) -> str:
@@ -105,16 +112,15 @@ def shortlists(folder: Path) -> list[Shortlist]:
         store = pipeline_for(context).store
         judge = judge_for(context)
         for row in rows:
-            if row.get("unanswerable"):
-                continue
             state = graph.invoke({"question": row["question"]}, context=context)
             question = state.get("search_question") or row["question"]
             closest = answerer.closest_candidates(question, state["hits"], judge, store)
             chosen = answerer.shortlist(question, closest, answerer.weighted_terms(question, store))
             if not chosen:
                 continue
-            holds = holds_answer(row)
-            if not any(holds(c.text) for c in chosen):
+            unanswerable = bool(row.get("unanswerable"))
+            holds = holds_answer(row) if not unanswerable else lambda _: False
+            if not unanswerable and not any(holds(c.text) for c in chosen):
                 missed = [c for c in closest if c not in chosen and holds(c.text)][:1]
                 chosen = chosen[:-1] + missed if missed else chosen
             found.append(
@@ -124,38 +130,58 @@ def shortlists(folder: Path) -> list[Shortlist]:
                     [c.previous for c in chosen],
                     [c.score for c in chosen],
                     [holds(c.text) for c in chosen],
+                    unanswerable,
                 )
             )
     return found
 
 
-def listwise_loss(scores: torch.Tensor, sizes: list[int], answers: torch.Tensor) -> torch.Tensor:
-    """Mean over the lists (``sizes`` consecutive ``scores`` each) of minus the log of the softmax share
-    the answering sentences (``answers``) get in their list."""
-    losses = [
-        torch.logsumexp(part, 0) - torch.logsumexp(part[held], 0)
-        for part, held in zip(torch.split(scores, sizes), torch.split(answers, sizes), strict=True)
-    ]
+def listwise_loss(
+    scores: torch.Tensor, sizes: list[int], answers: torch.Tensor, unanswerable: list[bool]
+) -> torch.Tensor:
+    """Mean over the lists (``sizes`` consecutive ``scores`` each, calibrated logits) of minus the log of
+    the softmax share their answer gets, where each list has one more slot, "no answer", scored 0 (an even
+    chance): the answering sentences' share (``answers``), or that slot's for an ``unanswerable`` list."""
+    losses = []
+    for part, held, none in zip(
+        torch.split(scores, sizes), torch.split(answers, sizes), unanswerable, strict=True
+    ):
+        part = torch.cat([part, part.new_zeros(1)])
+        held = torch.cat([held, held.new_tensor([none])])
+        losses.append(torch.logsumexp(part, 0) - torch.logsumexp(part[held], 0))
     return sum(losses) / len(losses)
 
 
-def train_listwise(folder: Path, out: Path, settings: JudgeTraining, verbose: bool = True) -> dict[str, Any]:
+def train_listwise(
+    folder: Path,
+    out: Path,
+    settings: JudgeTraining,
+    rehearsal: Collection | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Go on training the judge of ``settings.init`` listwise on the shortlists of ``folder`` (lists that
-    hold both an answering sentence and another), ``settings.batch_size`` lists a step; save it in
-    ``out`` with ``log.json`` and ``loss.png``."""
+    hold both an answering sentence and another), ``settings.batch_size`` lists a step, plus a batch of
+    ``rehearsal``'s training examples a step when given; save it in ``out`` with ``log.json`` and
+    ``loss.png``."""
     if settings.init is None:
         raise ValueError("the listwise stage goes on from a trained judge: give --init")
     started = time.perf_counter()
-    lists = [s for s in shortlists(folder) if any(s.answers) and not all(s.answers)]
+    lists = [s for s in shortlists(folder) if s.unanswerable or (any(s.answers) and not all(s.answers))]
     if len(lists) < settings.batch_size:
         raise ValueError(
             f"{len(lists)} shortlists with an answering sentence in {folder}: too few to train on"
         )
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
+    # The held-out share of the rehearsal sets stays out: --recalibrate fits on it afterwards.
+    rehearsed = (
+        HeadBatches(build_examples(rehearsal, settings.seed)[0], settings.mix, settings.batch_size * 2, rng)
+        if rehearsal is not None
+        else None
+    )
     model = load_judge(settings.init, settings.base)
     judge = Judge(model, load_tokenizer(), bf16=False)
-    logit_weight, closeness_weight, _ = model.config.stack.get("answer", (1.0, 0.0, 0.0))
+    logit_weight, closeness_weight, bias = model.config.stack.get("answer", (1.0, 0.0, 0.0))
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
@@ -164,6 +190,7 @@ def train_listwise(folder: Path, out: Path, settings: JudgeTraining, verbose: bo
     )
     history: dict[str, list] = {"train": [], "eval": []}
     progress = TrainProgress(verbose, settings.steps, label="judge (listwise)")
+    what = "listwise loss" if rehearsed is None else "listwise + rehearsal loss"
     for step in range(settings.steps):
         batch = rng.sample(lists, settings.batch_size)
         pairs = [
@@ -176,8 +203,14 @@ def train_listwise(folder: Path, out: Path, settings: JudgeTraining, verbose: bo
         closeness = torch.tensor([c for s in batch for c in s.closeness])
         answers = torch.tensor([a for s in batch for a in s.answers], dtype=torch.bool)
         loss = listwise_loss(
-            logit_weight * logit + closeness_weight * closeness, [len(s.sentences) for s in batch], answers
+            logit_weight * logit + closeness_weight * closeness + bias,
+            [len(s.sentences) for s in batch],
+            answers,
+            [s.unanswerable for s in batch],
         )
+        if rehearsed is not None:
+            head, examples = rehearsed.next()
+            loss = loss + loss_on(model, judge, head, examples, settings.span_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -187,15 +220,17 @@ def train_listwise(folder: Path, out: Path, settings: JudgeTraining, verbose: bo
         progress.step(step + 1, loss.item())
         if (step + 1) % 100 == 0:
             recent = [value for _, value, _ in history["train"][-100:]]
-            progress.note(f"step {step + 1}: listwise loss {sum(recent) / 100:.3f} (mean of the last 100)")
+            progress.note(f"step {step + 1}: {what} {sum(recent) / 100:.3f} (mean of the last 100)")
     progress.close()
     model.eval()
     result = {
         "settings": {**asdict(settings), "base": str(settings.base or "bundled all-MiniLM-L6-v2")}
         | {"init": str(settings.init), "listwise": str(folder)},
         "config": asdict(model.config),
-        "data": {"shortlists": len(lists), "questions": str(folder / QUESTIONS_FILE)},
+        "data": {"shortlists": len(lists), "questions": str(folder / QUESTIONS_FILE)}
+        | (rehearsal.counts() if rehearsal is not None else {}),
         "examples": {"answer": (sum(len(s.sentences) for s in lists), 0)},
+        "rehearsed": {h: len(e) for h, e in rehearsed.by_head.items()} if rehearsed is not None else {},
         "held_out": {},
         "seconds": round(time.perf_counter() - started, 1),
         "history": history,
@@ -203,5 +238,5 @@ def train_listwise(folder: Path, out: Path, settings: JudgeTraining, verbose: bo
     out.mkdir(parents=True, exist_ok=True)
     save_judge(model, out)
     (out / LOG_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    save_loss_plot(history, out / PLOT_FILE, "judge, listwise stage: training loss", "listwise cross-entropy")
+    save_loss_plot(history, out / PLOT_FILE, "judge, listwise stage: training loss", what)
     return result

@@ -68,6 +68,32 @@ def span_tokens(encoding: Any, row: int, span: tuple[int, int], sentence_length:
     return starts[0], ends[-1]
 
 
+class HeadBatches:
+    """Training examples served in batches: each batch from one head, drawn by ``mix``; each head's
+    examples reshuffled whenever they run out."""
+
+    def __init__(
+        self, examples: list[Example], mix: dict[str, float], batch_size: int, rng: random.Random
+    ) -> None:
+        self.by_head: dict[str, list[Example]] = defaultdict(list)
+        for example in examples:
+            self.by_head[example.head].append(example)
+        self.heads = [h for h in mix if self.by_head[h]]
+        self.weights = [mix[h] for h in self.heads]
+        self.batch_size, self.rng = batch_size, rng
+        self.cursor = dict.fromkeys(self.heads, 0)
+
+    def next(self) -> tuple[str, list[Example]]:
+        """The next batch and its head."""
+        head = self.rng.choices(self.heads, weights=self.weights)[0]
+        pool, start = self.by_head[head], self.cursor[head]
+        if start + self.batch_size > len(pool):
+            self.rng.shuffle(pool)
+            start = 0
+        self.cursor[head] = start + self.batch_size
+        return head, pool[start : start + self.batch_size]
+
+
 def loss_on(
     model: JudgeModel, judge: Judge, head: str, batch: list[Example], span_weight: float = 0.1
 ) -> torch.Tensor:
@@ -330,13 +356,11 @@ def train_judge(
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
     train, held = build_examples(found, settings.seed)
-    by_head: dict[str, list[Example]] = defaultdict(list)
+    batches = HeadBatches(train, settings.mix, settings.batch_size, rng)
     held_by_head: dict[str, list[Example]] = defaultdict(list)
-    for example in train:
-        by_head[example.head].append(example)
     for example in held:
         held_by_head[example.head].append(example)
-    heads = [h for h in settings.mix if by_head[h]]
+    heads = batches.heads
     if not heads:
         raise ValueError("no training examples: the data folder holds no recognised training set")
     for h in heads:
@@ -364,7 +388,6 @@ def train_judge(
         optimizer,
         lambda s: min((s + 1) / warmup, max(0.0, (settings.steps - s) / max(1, settings.steps - warmup))),
     )
-    cursor = dict.fromkeys(heads, 0)
     history: dict[str, list] = {"train": [], "eval": []}
     progress = TrainProgress(verbose, settings.steps, label="judge")
     started = time.perf_counter()
@@ -390,13 +413,7 @@ def train_judge(
         )
 
     for step in range(settings.steps):
-        head = rng.choices(heads, weights=[settings.mix[h] for h in heads])[0]
-        pool = by_head[head]
-        if cursor[head] + settings.batch_size > len(pool):
-            rng.shuffle(pool)
-            cursor[head] = 0
-        batch = pool[cursor[head] : cursor[head] + settings.batch_size]
-        cursor[head] += settings.batch_size
+        head, batch = batches.next()
         loss = loss_on(model, judge, head, batch, settings.span_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -422,7 +439,7 @@ def train_judge(
         "config": asdict(model.config),
         "data": found.counts(),
         "skipped": found.skipped,
-        "examples": {h: (len(by_head[h]), len(calibration[h])) for h in heads},
+        "examples": {h: (len(batches.by_head[h]), len(calibration[h])) for h in heads},
         "held_out": held_out,
         "seconds": round(seconds, 1),
         "history": history,
