@@ -19,9 +19,11 @@ to prefer it. The scale of the scores moves with such a loss, so the judge is re
 
 A softmax only orders a list: it leaves a question with no answer free to get a confident best sentence
 too, and the shared layers free to drift away from what the other heads (the short answer's span,
-answerable, support) and the abstention gate learned. With ``rehearsal`` (the training sets of the stage
-before) each step also takes one batch of that stage's examples, for one head drawn by its mix, and adds
-its loss: the lists decide the order, the examples keep the scale.
+answerable, support) and the abstention gate learned. So each list gets one more slot, "no answer", at a
+calibrated logit of 0 (an even chance): the unanswerable written questions' lists (built the same way)
+have that slot as their target, and the answering sentences must beat it. And with ``rehearsal`` (the
+training sets of the stage before) each step also takes one batch of that stage's examples, for one head
+drawn by its mix, and adds its loss: the lists decide the order, the slot and the examples keep the scale.
 """
 
 from __future__ import annotations
@@ -159,21 +161,20 @@ def train_listwise(
     rehearsal: Collection | None = None,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Go on training the judge of ``settings.init`` listwise on the shortlists of ``folder`` (lists that
-    hold both an answering sentence and another), ``settings.batch_size`` lists a step, plus a batch of
-    ``rehearsal``'s training examples a step when given; save it in ``out`` with ``log.json`` and
-    ``loss.png``."""
+    """Go on training the judge of ``settings.init`` listwise on the shortlists of ``folder`` (those of
+    its unanswerable questions, and those holding both an answering sentence and another),
+    ``settings.batch_size`` lists a step, plus a batch of ``rehearsal``'s training examples a step when
+    given; save it in ``out`` with ``log.json`` and ``loss.png``."""
     if settings.init is None:
         raise ValueError("the listwise stage goes on from a trained judge: give --init")
     started = time.perf_counter()
     lists = [s for s in shortlists(folder) if s.unanswerable or (any(s.answers) and not all(s.answers))]
     if len(lists) < settings.batch_size:
-        raise ValueError(
-            f"{len(lists)} shortlists with an answering sentence in {folder}: too few to train on"
-        )
+        raise ValueError(f"{len(lists)} shortlists to learn from in {folder}: too few to train on")
     torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
-    # The held-out share of the rehearsal sets stays out: --recalibrate fits on it afterwards.
+    # The held-out share of the rehearsal sets stays out: --recalibrate fits on it afterwards. Two
+    # examples a list: 8 lists a step (about 64 sentences) rehearse stage 2's own batch of 16.
     rehearsed = (
         HeadBatches(build_examples(rehearsal, settings.seed)[0], settings.mix, settings.batch_size * 2, rng)
         if rehearsal is not None
