@@ -342,7 +342,8 @@ COVERAGE_PLACES = 1
 # 0.064, and 265 of the 494 real_docs_tech questions right against 261 with the gate fitted before it. The
 # judge's listwise stage, trained with a "no answer" slot and rehearsing that judge's examples, keeps its
 # scores' scale and this gate (XQuAD 0.866 and 0.077; real_docs_tech 284 right, 40 of 96 unanswerable
-# questions refused against 39; benchmarks/results/judge_listwise_rehearsal.json). The
+# questions refused against 39; refitted on its scores, the gate scored 279 and refused 35;
+# benchmarks/results/judge_listwise_rehearsal.json). The
 # answerable head earned nothing beside these signals, for one more pass of the judge per question, and
 # the rarest question term the passages lack (which SQuAD's annotators, writing from the paragraph,
 # always use) made the gate abstain on users' own words (networks reading it: mostly 68 to 73 right there), so
