@@ -361,3 +361,17 @@ def test_head_batches_draw_one_head_a_batch_and_serve_every_example_before_repea
     # Each pass over a head's examples serves every one of them once.
     assert sorted(served["answer"][:6]) == [f"q{i}" for i in range(6)]
     assert sorted(served["support"][:4]) == [f"c{i}" for i in range(4)]
+
+
+def test_train_judge_command_refuses_missing_folders_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citegraph.cli import app
+
+    train = ["train", "judge", "--out", str(tmp_path / "run")]
+    missing = CliRunner().invoke(app, [*train, "--data", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "training data folder does not exist" in missing.output
+    rehearse = [*train, "--data", str(tmp_path), "--listwise", "--rehearse", str(tmp_path / "gone")]
+    refused = CliRunner().invoke(app, rehearse)
+    assert refused.exit_code == 2 and "rehearsal folder does not exist" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
