@@ -53,6 +53,14 @@ def written(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def init(tmp_path: Path, tiny_base: Path) -> Path:
+    """A tiny random judge saved where ``--init`` reads one."""
+    folder = tmp_path / "init"
+    save_judge(from_base(JudgeConfig(layers=1), tiny_base), folder)
+    return folder
+
+
 def test_shortlists_are_the_answer_steps_with_the_answering_sentences_marked(written: Path) -> None:
     found = shortlists(written)
     assert len(found) == 4
@@ -65,10 +73,8 @@ def test_shortlists_are_the_answer_steps_with_the_answering_sentences_marked(wri
 
 
 def test_train_listwise_goes_on_from_a_judge_and_saves_it(
-    written: Path, tmp_path: Path, tiny_base: Path
+    written: Path, init: Path, tmp_path: Path, tiny_base: Path
 ) -> None:
-    init = tmp_path / "init"
-    save_judge(from_base(JudgeConfig(layers=1), tiny_base), init)
     before = load_judge(init, tiny_base).state_dict()
     settings = JudgeTraining(steps=3, batch_size=2, learning_rate=1e-3, base=tiny_base, init=init)
     result = train_listwise(written, tmp_path / "run", settings, verbose=False)
@@ -84,10 +90,8 @@ def test_train_listwise_goes_on_from_a_judge_and_saves_it(
 
 
 def test_train_listwise_rehearses_the_stage_befores_examples(
-    written: Path, tmp_path: Path, tiny_base: Path
+    written: Path, init: Path, tmp_path: Path, tiny_base: Path
 ) -> None:
-    init = tmp_path / "init"
-    save_judge(from_base(JudgeConfig(layers=1), tiny_base), init)
     before = load_judge(init, tiny_base).state_dict()
     context = "Adler sang at La Scala. She was born in New Jersey. She retired in 1886."
     rehearsal = Collection(
@@ -106,3 +110,12 @@ def test_train_listwise_rehearses_the_stage_befores_examples(
     assert "squadlike" not in plain["data"]
     untouched = load_judge(tmp_path / "plain", tiny_base).state_dict()
     assert torch.equal(untouched["heads.answerable.weight"], before["heads.answerable.weight"])
+
+
+def test_an_empty_rehearsal_is_refused_before_the_shortlists(
+    written: Path, init: Path, tmp_path: Path, tiny_base: Path
+) -> None:
+    settings = JudgeTraining(steps=1, batch_size=2, base=tiny_base, init=init)
+    with pytest.raises(ValueError, match="no training examples to rehearse"):
+        train_listwise(written, tmp_path / "run", settings, Collection(), verbose=False)
+    assert not (tmp_path / "run").exists()

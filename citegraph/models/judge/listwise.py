@@ -168,18 +168,21 @@ def train_listwise(
     if settings.init is None:
         raise ValueError("the listwise stage goes on from a trained judge: give --init")
     started = time.perf_counter()
-    lists = [s for s in shortlists(folder) if s.unanswerable or (any(s.answers) and not all(s.answers))]
-    if len(lists) < settings.batch_size:
-        raise ValueError(f"{len(lists)} shortlists to learn from in {folder}: too few to train on")
-    torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
     # The held-out share of the rehearsal sets stays out: --recalibrate fits on it afterwards. Two
-    # examples a list: 8 lists a step (about 64 sentences) rehearse stage 2's own batch of 16.
+    # examples a list: 8 lists a step (about 64 sentences) rehearse stage 2's own batch of 16. Read
+    # before the shortlists, which take minutes, so that an empty folder is refused at once.
     rehearsed = (
         HeadBatches(build_examples(rehearsal, settings.seed)[0], settings.mix, settings.batch_size * 2, rng)
         if rehearsal is not None
         else None
     )
+    if rehearsed is not None and not rehearsed.heads:
+        raise ValueError("no training examples to rehearse: the folder holds no recognised training set")
+    lists = [s for s in shortlists(folder) if s.unanswerable or (any(s.answers) and not all(s.answers))]
+    if len(lists) < settings.batch_size:
+        raise ValueError(f"{len(lists)} shortlists to learn from in {folder}: too few to train on")
+    torch.manual_seed(settings.seed)
     model = load_judge(settings.init, settings.base)
     judge = Judge(model, load_tokenizer(), bf16=False)
     logit_weight, closeness_weight, bias = model.config.stack.get("answer", (1.0, 0.0, 0.0))
