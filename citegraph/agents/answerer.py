@@ -193,7 +193,8 @@ def opens_entry(text: str, line: re.Match[str]) -> bool:
 def answer_units(text: str) -> list[tuple[int, int, str]]:
     """The spans an answer can quote, in reading order, each with the sentence before it: every sentence (a
     code block is one, if ``quotable_code``; a sentence ending in ":" or "..." (``introduces_next``) only
-    with the code block or the list of short items, ``LISTED_WORDS``, it introduces), every option's line
+    with the code block or the list of short items, ``LISTED_WORDS``, it introduces; any other sentence
+    before a code block also with it), every option's line
     of a help listing (``OPTION_LINE``), and, whole, every short list item with a fragment in it. An
     option's item ("* Keep-Alive. Defaults to 5 seconds. Between requests, ...") holds its answer in a
     fragment that means nothing without the rest of the item. The item's sentences stay candidates on their
@@ -215,15 +216,22 @@ def answer_units(text: str) -> list[tuple[int, int, str]]:
     # listing's option lines are) and holds no bracketed number, which would read as a citation marker. A
     # sentence introducing one ("To set headers on the client you can do:") goes with it, and is no unit
     # alone: it only promises the answer, and the judge ranks it above the block, which lacks the question's
-    # words. The block stays a unit of its own too (dropping it lost answers on real_docs_code).
+    # words. The block stays a unit of its own too (dropping it lost answers on real_docs_code). Any other
+    # sentence right before a block is a unit with it as well, and one alone: manuals often lead into an
+    # example without a colon ("For more complicated data structures you'll often want to use JSON encoding
+    # instead." then the block passing ``json=data``), and the block alone lacks the question's words.
     units = [
         unit for unit in units if not text.startswith("```", unit[0]) or quotable_code(text[slice(*unit[:2])])
     ]
     promises = set()
     for (a, b), (c, d) in itertools.pairwise(sentences):
-        if introduces_next(text[a:b]) and text.startswith("```", c) and quotable_code(text[c:d]):
-            units.append((a, d, before.get(a, "")))
+        if text.startswith("```", a) or not text.startswith("```", c) or not quotable_code(text[c:d]):
+            continue
+        if introduces_next(text[a:b]):
             promises.add((a, b))
+        elif not _is_answer_shaped(text[a:b]):
+            continue  # a table row or a figure's debris before the block
+        units.append((a, d, before.get(a, "")))
     # Likewise a sentence introducing a list of short items ("The order in which configuration values are
     # read is:" then "* From an environment variable." ...): the list is what it promises, quoted with it.
     # A list with a longer item is a series of statements, each a candidate of its own: never a part of it.
@@ -637,6 +645,15 @@ def repeats(candidate: Candidate, best: Candidate) -> bool:
     return overlapping or candidate.text.split() == best.text.split()
 
 
+def widens(candidate: Candidate, best: Candidate) -> bool:
+    """Whether ``best`` is a code block and ``candidate`` quotes it with the sentence leading into it
+    (``answer_units``): going along, it is quoted instead of the bare block. A best sentence is not widened
+    with the block after it: "Uses a 307 status code by default." needs no example program."""
+    same_source = candidate.hit.source_id == best.hit.source_id
+    inside = candidate.start < best.start and best.end <= candidate.end
+    return same_source and inside and best.text.startswith("```")
+
+
 def cited_quote(quote: str, n: int) -> str:
     """``quote`` with the marker [n] after each of its sentences, as the verifier reads claims: a fragment
     takes no marker of its own but goes with its neighbour ("Keep-Alive. Defaults to 5 seconds [1]."; a
@@ -713,9 +730,14 @@ def extractive_answer(
     if not ranked or (gate and not verdict.answerable):
         return abstention_over(question, ranked, store)
     best = ranked[0]
-    picked = [best] + [
-        c for c in ranked[1:max_sentences] if goes_along(c, best, verdict.answers) and not repeats(c, best)
-    ]
+    picked = [best]
+    for candidate in ranked[1:max_sentences]:
+        if not goes_along(candidate, best, verdict.answers):
+            continue
+        if widens(candidate, best):
+            picked[0] = candidate  # the code block best, quoted with the sentence leading into it
+        elif not repeats(candidate, best):
+            picked.append(candidate)
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
     source_texts: dict[str, str] = {}

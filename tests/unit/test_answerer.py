@@ -37,6 +37,7 @@ from citegraph.agents.answerer import (
     shortlist,
     span_text,
     weighted_terms,
+    widens,
 )
 from citegraph.agents.verifier import split_answer
 from citegraph.ingest.outline import Heading, SourceText
@@ -266,6 +267,20 @@ def test_a_sentence_introducing_code_goes_with_it() -> None:
     assert [c.text for c in both] == ["It raises on a failure.", next_chunk, block]
 
 
+def test_a_sentence_right_before_code_is_a_unit_with_it_and_alone() -> None:
+    # HTTPX's quickstart leads into its JSON example without a colon; the block alone lacks "JSON".
+    lead = "For more complicated data structures you'll often want to use JSON encoding instead."
+    code = '```pycon\n>>> r = httpx.post("https://httpbin.org/post", json=data)\n```'
+    row = "Q1.1 2.7 9.9 1.0 69.7 107.2 Q1.2 2.0 11.0 1.0 36.0 50.8"
+    text = f"{lead}\n\n{code}\n\n{row}\n\n{code}"
+    found = [c.text for c in candidate_sentences([hit(text)])]
+    # A table row before a block is no lead-in: it stays debris.
+    assert found == [f"{lead}\n\n{code}", lead, code, code]
+    led_in, alone, block = candidate_sentences([hit(text)])[:3]
+    # A bare block going along with its lead-in is quoted with it; a best sentence is never widened.
+    assert widens(led_in, block) and not widens(led_in, alone) and not widens(block, led_in)
+
+
 def test_a_sentence_ending_in_an_ellipsis_before_code_introduces_it() -> None:
     # HTTPX's docs introduce their examples so: "... but you need to do so explicitly..." then the code.
     code = "```python\nclient = httpx.Client(follow_redirects=True)\n```"
@@ -399,7 +414,8 @@ def test_a_chunk_opening_inside_a_code_block_cut_between_chunks_reads_it_as_code
     assert chunks_inside_code([inside, *outside], Sources()) == {inside.chunk_id}  # type: ignore[arg-type]
     # The rest of the block is code, its option lines aside; after its closing fence, prose is prose.
     found = [c.text for c in candidate_sentences([inside], in_code=frozenset({inside.chunk_id}))]
-    assert found == [listing.strip(), "Each line names its logger.", "```\nx = 1\n```"]
+    led_in = "Each line names its logger.\n\n```\nx = 1\n```"  # the sentence with the block it leads into
+    assert found == [listing.strip(), led_in, "Each line names its logger.", "```\nx = 1\n```"]
     # Read alone, the closing fence would pair with the next opening one: log lines read as a sentence.
     assert any(text.startswith("DEBUG") for text in [c.text for c in candidate_sentences([inside])])
 
