@@ -616,11 +616,19 @@ def referent_start(text: str, start: int) -> int:
     return span[0] if _is_answer_shaped(text[slice(*span)]) else start
 
 
+# At most this many characters (spaces, line breaks) between two sentences next to each other.
+ADJOINING_GAP = 2
+
+
 def adjoins(candidate: Candidate, best: Candidate) -> bool:
-    """Whether ``candidate`` is the sentence right before or after ``best``; a code block after it does
-    not count: "Uses a 307 status code by default." needs no example program after it."""
-    after = candidate.previous == best.text and not candidate.text.startswith("```")
-    return after or candidate.text == best.previous
+    """Whether ``candidate`` is the sentence right before or after ``best``: by its offsets, or where a
+    chunk's edge cut them apart, by the sentence each reads before it. A code block after it does not
+    count: "Uses a 307 status code by default." needs no example program after it."""
+    same_source = candidate.hit.source_id == best.hit.source_id
+    follows = same_source and 0 <= candidate.start - best.end <= ADJOINING_GAP
+    precedes = same_source and 0 <= best.start - candidate.end <= ADJOINING_GAP
+    after = (follows or candidate.previous == best.text) and not candidate.text.startswith("```")
+    return after or precedes or candidate.text == best.previous
 
 
 def goes_along(candidate: Candidate, best: Candidate, answers: Callable[[float], bool]) -> bool:
@@ -677,15 +685,16 @@ def cited_quote(quote: str, n: int) -> str:
     return joined([f"{part} [{n}]" if mark else part for part, mark in zip(parts, marked, strict=True)])
 
 
-def introduces(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) -> bool:
+def runs_into(text: str, before: tuple[Hit, int, int], hit: Hit, start: int) -> bool:
     """Whether the quote ``before`` (hit, start, end) of ``text`` runs into the one at ``start`` of the same
-    source: they overlap, or it ends with ":" right before it ("... you could use this command:" then
-    "pcre2grep -M 'regular\\s+expression' <file>"). Quoted apart, the two read as one claim with two
-    markers, which neither source states whole."""
-    other, a, b = before
+    source: they overlap, or only spaces part them ("... you could use this command:" then "pcre2grep -M
+    'regular\\s+expression' <file>"; a PDF's "... clocks using NTP" then "and measured the mean time to
+    recovery"). Quoted apart, the two read as one claim with two markers, which neither source states
+    whole, and the verifier finds half of it unsupported."""
+    other, _, b = before
     if other.source_id != hit.source_id:
         return False
-    return start <= b or (introduces_next(text[a:b]) and not text[b:start].strip())
+    return start <= b or not text[b:start].strip()
 
 
 def span_text(sentence: str, start: int, end: int) -> str:
@@ -738,6 +747,11 @@ def extractive_answer(
             picked[0] = candidate  # the code block best, quoted with the sentence leading into it
         elif not repeats(candidate, best):
             picked.append(candidate)
+    # Failing that, the sentence right before or after the best one, wherever the judge ranked it: the
+    # one naming the subject often outranks the next one that answers ("... use an explicit mechanism to
+    # initiate the addition and removal of nodes" before "An administrator uses a command line tool").
+    neighbours = [c for c in ranked[max_sentences:] if adjoins(c, best) and not repeats(c, best)]
+    picked += neighbours[: max_sentences - len(picked)]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
     source_texts: dict[str, str] = {}
@@ -750,8 +764,7 @@ def extractive_answer(
             if candidate.text.startswith("```")
             else referent_start(text, candidate.start)
         )
-        if quoted and introduces(text, quoted[-1], hit, start):
-            # One quote: "... you could use this command:" and the command after it read as one claim.
+        if quoted and runs_into(text, quoted[-1], hit, start):
             quoted[-1] = (quoted[-1][0], quoted[-1][1], max(quoted[-1][2], candidate.end))
         else:
             quoted.append((hit, start, candidate.end))

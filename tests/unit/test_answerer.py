@@ -25,7 +25,6 @@ from citegraph.agents.answerer import (
     closest_passages,
     gate_signals,
     goes_along,
-    introduces,
     introduction_start,
     named_first,
     on_fence_line,
@@ -33,6 +32,7 @@ from citegraph.agents.answerer import (
     ranked_score,
     referent_start,
     repeats,
+    runs_into,
     short_answer,
     shortlist,
     span_text,
@@ -562,16 +562,19 @@ def test_a_short_answer_the_judge_barely_believes_in_is_not_shown() -> None:
     assert short_answer(question, best(0.5, sure * 0.99)) == ""
 
 
-def test_a_sentence_ending_with_a_colon_is_quoted_with_what_it_introduces() -> None:
+def test_quotes_with_only_spaces_between_them_are_one_quote() -> None:
     text = "To find it, use this command:\n\npcre2grep -M 'a\\s+b' <file>\n\nOther text."
     intro = (hit(text, 0), 0, text.index(":") + 1)
     command = text.index("pcre2grep")
-    assert introduces(text, intro, hit(text, 0), command)
-    assert not introduces(text, intro, hit(text, 0), text.index("Other"))  # not right after it
+    assert runs_into(text, intro, hit(text, 0), command)
+    assert not runs_into(text, intro, hit(text, 0), text.index("Other"))  # not right after it
     other_source = Hit("c2", text, "s2", "b.md", "B", 0, len(text), None, 1.0)
-    assert not introduces(text, intro, other_source, command)
-    plain = (hit(text, 0), 0, text.index("command") - 1)  # no colon: two quotes
-    assert not introduces(text, plain, hit(text, 0), text.index(":") + 3)
+    assert not runs_into(text, intro, other_source, command)
+    cut = (hit(text, 0), 0, text.index("command") - 1)  # text between them: two quotes
+    assert not runs_into(text, cut, hit(text, 0), text.index(":") + 3)
+    # A PDF's sentence cut without its full stop, then the rest: one quote, or one claim with two markers.
+    pdf = "clocks using NTP\nand measured the mean time to recovery (MTTR)."
+    assert runs_into(pdf, (hit(pdf, 0), 0, pdf.index("\n")), hit(pdf, 0), pdf.index("and"))
 
 
 def test_a_code_fences_language_is_no_short_answer() -> None:
