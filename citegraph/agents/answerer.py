@@ -728,8 +728,9 @@ def extractive_answer(
     gate: bool = True,
 ) -> Answer:
     """Answer with the sentence the judge says answers the question best, plus the runner-up when it
-    ``goes_along`` (at most ``max_sentences``, in reading order), each cited; the short answer is the span
-    the judge found in the best one.
+    ``goes_along`` (a bare code block's lead-in instead of it, ``widens``), else the best-ranked sentence
+    that ``adjoins`` it (at most ``max_sentences``, in reading order), each cited, text that ``runs_into``
+    the next quoted as one; the short answer is the span the judge found in the best one.
 
     Abstains, in the question's language, when nothing was retrieved or (``gate``) ``judged`` says the
     sentences do not answer it.
