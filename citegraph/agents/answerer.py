@@ -751,7 +751,9 @@ def extractive_answer(
     # Failing that, the sentence right before or after the best one, wherever the judge ranked it: the
     # one naming the subject often outranks the next one that answers ("... use an explicit mechanism to
     # initiate the addition and removal of nodes" before "An administrator uses a command line tool").
-    neighbours = [c for c in ranked[max_sentences:] if adjoins(c, best) and not repeats(c, best)]
+    neighbours = [
+        c for c in ranked[max_sentences:] if adjoins(c, best) and not any(repeats(c, p) for p in picked)
+    ]
     picked += neighbours[: max_sentences - len(picked)]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
