@@ -632,16 +632,10 @@ def adjoins(candidate: Candidate, best: Candidate) -> bool:
 
 
 def goes_along(candidate: Candidate, best: Candidate, answers: Callable[[float], bool]) -> bool:
-    """Whether ``candidate``, the runner-up, is quoted with the ``best`` sentence: ``answers`` says its
-    answer score is an answer, it scores at least ``RUNNER_UP_SHARE`` of the best one's, or it is the
-    sentence right before or after the best one (``adjoins``): the judge often ranks the sentence naming
-    the subject ("The Kestrel bridge replaced the ford.") over the next one that answers ("It ... was
-    designed by Agnes Thorne.")."""
-    return (
-        answers(candidate.answer_score)
-        or candidate.answer_score >= RUNNER_UP_SHARE * best.answer_score
-        or adjoins(candidate, best)
-    )
+    """Whether ``candidate``, the runner-up, is quoted with the ``best`` sentence for its score:
+    ``answers`` says its answer score is an answer, or it scores at least ``RUNNER_UP_SHARE`` of the best
+    one's. (The sentence right before or after the best one goes along whatever its score: ``adjoins``.)"""
+    return answers(candidate.answer_score) or candidate.answer_score >= RUNNER_UP_SHARE * best.answer_score
 
 
 def repeats(candidate: Candidate, best: Candidate) -> bool:
@@ -749,11 +743,10 @@ def extractive_answer(
         elif not repeats(candidate, best):
             picked.append(candidate)
     # Failing that, the sentence right before or after the best one, wherever the judge ranked it: the
-    # one naming the subject often outranks the next one that answers ("... use an explicit mechanism to
-    # initiate the addition and removal of nodes" before "An administrator uses a command line tool").
-    neighbours = [
-        c for c in ranked[max_sentences:] if adjoins(c, best) and not any(repeats(c, p) for p in picked)
-    ]
+    # one naming the subject often outranks the next one that answers ("The Kestrel bridge replaced the
+    # ford." before "It ... was designed by Agnes Thorne."; "... use an explicit mechanism to initiate the
+    # addition and removal of nodes" before "An administrator uses a command line tool").
+    neighbours = [c for c in ranked[1:] if adjoins(c, best) and not any(repeats(c, p) for p in picked)]
     picked += neighbours[: max_sentences - len(picked)]
     picked.sort(key=lambda c: (c.hit.source_id, c.start))
 
