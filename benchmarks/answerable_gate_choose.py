@@ -10,8 +10,9 @@ of one hidden layer (``gate.AbstentionGate``); its threshold is set so that it a
 ``--max-wrong`` of the questions with their paragraph. Each is scored by 5-fold cross-validation grouped
 by article (the threshold chosen on the training folds); the network over the shipped signals is then
 fitted on all questions and, with ``--out``, written where the answer step reads it
-(``citegraph/models/judge/weights/gate.json``). Questions whose best sentences do not state what they
-ask for (``lexical.states_what_is_asked``) are abstained on either way.
+(``citegraph/models/judge/weights/gate.json``). Questions whose best sentences could not answer them
+(``answerer.could_answer``: the judge's least answer score, the kind of thing asked for) are abstained on
+either way.
 
     python benchmarks/answerable_gate_choose.py --train /tmp/judge_train/squad_v1.1_train_explorer_html \
         --articles 240 --json benchmarks/results/answerable_gate_squad_train.json \
@@ -116,12 +117,12 @@ def rarest_missing(weights: dict[str, float], text: str, documents: int) -> floa
 
 
 def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]:
-    """Whether the best sentences state what the question asks for, the signals the shipped gate reads
-    and the others."""
+    """Whether the best sentences could answer the question (``answerer.could_answer``), the signals the
+    shipped gate reads and the others."""
     import torch
 
     from citegraph.agents.answerer import (
-        ANSWER_SENTENCES,
+        could_answer,
         gate_signals,
         judged,
         passage_similarity,
@@ -142,7 +143,7 @@ def signals(question: str, hits: list, store: Any, judge: Any) -> dict[str, Any]
     start, end, offsets = spans[0]
     found = best_span(torch.as_tensor(start), torch.as_tensor(end), offsets, len(top.text))
     return {
-        "fits": lexical.states_what_is_asked(question, [c.text for c in ranked[:ANSWER_SENTENCES]]),
+        "fits": could_answer(question, ranked),
         "top": top.text,
         **gate_signals(question, weights, ranked, hits, passage_similarity(question, hits, judge)),
         "rarest_missing": rarest_missing(weights, passages, max(len(store), 1)),

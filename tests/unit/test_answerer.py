@@ -12,6 +12,7 @@ from citegraph.agents.answerer import (
     COVERAGE_PLACES,
     GATE_SIGNALS,
     JUDGED_SENTENCES,
+    LEAST_ANSWER_SCORE,
     NAMED_CLOSENESS,
     QUANTITY_WEIGHT,
     RUNNER_UP_SHARE,
@@ -23,6 +24,7 @@ from citegraph.agents.answerer import (
     chunks_inside_code,
     cited_quote,
     closest_passages,
+    could_answer,
     gate_signals,
     goes_along,
     introduction_start,
@@ -610,6 +612,22 @@ def test_sentences_must_state_the_kind_of_thing_asked_for() -> None:
     assert not lexical.states_quantity("It runs on x86 and m1.xlarge nodes; see PCRE2GREP_RC.")
     # Other questions are not checked by kind.
     assert lexical.states_what_is_asked("How long does it take?", ["It takes months."])
+
+
+def test_a_sentence_the_judge_gives_no_answer_answers_nothing() -> None:
+    question = "What encryption protects chunk data on disk?"
+    close = "Each chunkserver uses checksumming to detect corruption of stored data."
+    assert not could_answer(question, [_judged(close, LEAST_ANSWER_SCORE - 0.01, 0.9)])
+    assert could_answer(question, [_judged(close, LEAST_ANSWER_SCORE, 0.9)])
+    # The runner-up is quoted too when it goes along: the best one ranked first for naming the question's
+    # option ("-v") or stating a number, the judge's answer may be the runner-up.
+    ranked = [_judged(close, 0.05, 0.9), _judged("Chunks are encrypted with AES.", 0.6, 0.5)]
+    assert could_answer(question, ranked)
+    assert not could_answer(question, [*ranked[:1], _judged(close, 0.05, 0.8), *ranked[1:]])
+    # Above the least score, the best sentences must still state what kind of thing is asked for.
+    many = "How many replicas does GFS keep?"
+    assert not could_answer(many, [_judged("GFS keeps replicas on chunkservers.", 0.8, 0.9)])
+    assert could_answer(many, [_judged("GFS keeps three replicas by default.", 0.8, 0.9)])
 
 
 class _Store:
