@@ -364,6 +364,7 @@ GATE_SIGNALS = (
     "best_coverage",
     "name_coverage",
 )
+
 # The judge's answer score that one of the best sentences must reach, whatever the gate says. The gate,
 # fitted on SQuAD, reads the best one's answer score beside closeness and term coverage; on papers and
 # manuals close sentences holding the question's terms pass it though the judge gives them no answer
