@@ -523,9 +523,8 @@ def judged(
         candidate.judgment = judgment
         candidate.rank = ranked_score(judgment.score, lexical.gives_what_is_asked(question, candidate.text))
     ranked = named_first(terms, sorted(candidates, key=lambda c: -c.rank))
-    similarity = passage_similarity(question, hits, judge)
     answerable = could_answer(question, ranked) and answers_at_all(
-        gate_signals(question, weights, ranked, hits, similarity)
+        gate_signals(question, weights, ranked, hits, passage_similarity(question, hits, judge))
     )
     return Judged(ranked, answerable, lambda p: judge.says("answer", p))
 
