@@ -764,7 +764,7 @@ def extractive_answer(
             continue
         if widens(candidate, best):
             picked[0] = candidate  # the code block best, quoted with the sentence leading into it
-        elif not repeats(candidate, best):
+        elif not any(repeats(candidate, p) for p in picked):
             picked.append(candidate)
     # Failing that, the sentence right before or after the best one, wherever the judge ranked it: the
     # one naming the subject often outranks the next one that answers ("The Kestrel bridge replaced the
